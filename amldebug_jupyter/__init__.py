@@ -1,0 +1,37 @@
+"""amldebug-jupyter: debug Azure ML work from the notebook, with JupyterLab's own debugger.
+
+Public API (imported lazily so that ``%load_ext amldebug_jupyter`` stays cheap)::
+
+    from amldebug_jupyter import Pipeline, Step, submit
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Pipeline": "amldebug_jupyter.spec",
+    "Step": "amldebug_jupyter.spec",
+    "submit": "amldebug_jupyter.api",
+    "DebugRun": "amldebug_jupyter.session",
+    "Endpoint": "amldebug_jupyter.session",
+    "UserError": "amldebug_jupyter.errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .api import submit
+    from .errors import UserError
+    from .session import DebugRun, Endpoint
+    from .spec import Pipeline, Step
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'amldebug_jupyter' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

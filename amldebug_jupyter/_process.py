@@ -1,0 +1,41 @@
+"""The one place that starts and stops local processes (tests seam here)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+from typing import Mapping, Optional, Sequence
+
+
+def spawn_logged(argv: Sequence[str], cwd: Path, env: Mapping[str, str], log_path: Path) -> subprocess.Popen:
+    """Start ``argv`` in its own process group, stdout and stderr appended to ``log_path``."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab", buffering=0) as log_file:
+        return subprocess.Popen(
+            list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
+            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+
+def kill_group(proc: subprocess.Popen, grace: float = 3.0) -> Optional[int]:
+    """SIGTERM the process group, SIGKILL it after ``grace`` seconds; returns the exit code."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            return proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            continue
+    return proc.poll()
+
+
+def reap_group(pgid: int) -> None:
+    """Kill what a finished step left behind in its group (e.g. the debug adapter)."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

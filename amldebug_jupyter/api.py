@@ -1,0 +1,62 @@
+"""The plain-Python twin of ``%aml_debug pipeline submit``."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Iterable, Union
+
+from .backends import get_backend
+from .errors import UserError
+from .session import DebugOptions, DebugRun
+from .spec import Pipeline
+
+PipelineLike = Union[Pipeline, str, "os.PathLike[str]"]
+
+
+def as_pipeline(pipeline: PipelineLike) -> Pipeline:
+    """Accept a :class:`Pipeline` or the path of a YAML spec."""
+    if isinstance(pipeline, Pipeline):
+        return pipeline
+    if isinstance(pipeline, (str, os.PathLike)):
+        return Pipeline.from_yaml(Path(pipeline))
+    raise UserError(
+        f"Expected an amldebug_jupyter.Pipeline or a YAML path, got {type(pipeline).__name__}."
+    )
+
+
+def _check_options(timeout: float, port: int) -> None:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or math.isnan(timeout) or timeout < 0:
+        raise UserError(f"timeout must be a number of seconds >= 0, got {timeout!r}.")
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise UserError(f"port must be an integer from 0 (any free port) to 65535, got {port!r}.")
+
+
+def submit(pipeline: PipelineLike, backend: str = "local",
+           debug: Union[None, bool, str, Iterable[str]] = None, timeout: float = 300,
+           port: int = 0, stop_on_entry: bool = True, post_mortem: bool = False) -> DebugRun:
+    """Submit ``pipeline``; its debug steps wait up to ``timeout`` s for a debugger.
+
+    Parameters
+    ----------
+    pipeline : a Pipeline or the path of a YAML spec.
+    backend : "local" runs steps as processes on this machine (no Azure needed).
+    debug : step names (list or comma-separated string) to debug, True for all steps,
+        or None to use each step's own ``debug`` flag.
+    timeout : seconds a debug step waits for a debugger before it runs without one.
+    port : port the step's debugpy listens on; 0 picks a free one.
+    stop_on_entry : ask the attaching debugger to stop at the script's first statement.
+    post_mortem : on an unhandled exception, wait (``timeout`` s) for a debugger at the
+        failing frame.
+
+    Returns
+    -------
+    DebugRun: statuses, endpoints (``wait_for_endpoint``), logs, ``cancel`` and ``wait``.
+    """
+    _check_options(timeout, port)
+    spec = as_pipeline(pipeline).with_debug(debug)
+    spec.validate()
+    options = DebugOptions(timeout=float(timeout), port=port, stop_on_entry=bool(stop_on_entry),
+                           post_mortem=bool(post_mortem))
+    return get_backend(backend).submit(spec, options)

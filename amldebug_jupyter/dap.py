@@ -1,0 +1,284 @@
+"""A small Debug Adapter Protocol client: framing, request/response pairing, timeouts.
+
+Layered so the kernel bridge can reuse the pieces over its own transport:
+:func:`encode` and :class:`FrameDecoder` are pure framing, :class:`PendingRequests` pairs
+responses by ``request_seq`` (never FIFO), and :class:`DapClient` puts both on a TCP socket
+with a reader thread. :func:`attach` runs the init sequence with breakpoints set *before*
+``configurationDone``, which is what releases a step waiting in ``wait_for_client()``.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import json
+import logging
+import socket
+import threading
+from concurrent.futures import Future, TimeoutError as FutureTimeout
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
+
+from .errors import DapError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_REQUEST_TIMEOUT = 30.0
+
+Message = Dict[str, Any]
+
+
+def encode(message: Mapping[str, Any]) -> bytes:
+    body = json.dumps(message, separators=(",", ":")).encode("utf-8")
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+class FrameDecoder:
+    """Turns a byte stream into DAP messages; byte-accurate ``Content-Length`` handling."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> List[Message]:
+        self._buf += data
+        out: List[Message] = []
+        while True:
+            head_end = self._buf.find(b"\r\n\r\n")
+            if head_end < 0:
+                return out
+            length = None
+            for line in bytes(self._buf[:head_end]).split(b"\r\n"):
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value.strip())
+            if length is None:
+                raise DapError("Malformed DAP frame from the debug adapter (no Content-Length).")
+            start = head_end + 4
+            if len(self._buf) < start + length:
+                return out
+            out.append(json.loads(bytes(self._buf[start:start + length]).decode("utf-8")))
+            del self._buf[: start + length]
+
+
+class PendingRequests:
+    """Outstanding requests keyed by wire ``seq``; failing them all when the link drops."""
+
+    def __init__(self) -> None:
+        self._seq = itertools.count(1)
+        self._pending: Dict[int, Future] = {}
+        self._lock = threading.Lock()
+        self.broken: Optional[str] = None
+
+    def new(self) -> tuple:
+        with self._lock:
+            if self.broken:
+                raise DapError(self.broken)
+            seq = next(self._seq)
+            fut: Future = Future()
+            self._pending[seq] = fut
+            return seq, fut
+
+    def resolve(self, response: Message) -> bool:
+        with self._lock:
+            fut = self._pending.pop(response.get("request_seq", -1), None)
+        if fut is None:
+            return False
+        fut.set_result(response)
+        return True
+
+    def discard(self, seq: int) -> None:
+        with self._lock:
+            self._pending.pop(seq, None)
+
+    def fail_all(self, reason: str) -> None:
+        with self._lock:
+            self.broken = self.broken or reason
+            pending, self._pending = self._pending, {}
+        for fut in pending.values():
+            if not fut.done():
+                fut.set_exception(DapError(reason))
+
+
+class DapClient:
+    """A DAP client over TCP. Events are kept in order and can be awaited by name."""
+
+    def __init__(self, host: str, port: int, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+                 request_timeout: float = DEFAULT_REQUEST_TIMEOUT) -> None:
+        self.address = f"{host}:{port}"
+        self.request_timeout = request_timeout
+        try:
+            self._sock = socket.create_connection((host, port), timeout=connect_timeout)
+        except socket.timeout:
+            raise DapError(f"No debugger endpoint answered at {self.address} within {connect_timeout:g} s.") from None
+        except OSError as e:
+            raise DapError(f"Cannot connect to the debug endpoint {self.address}: {e.strerror or e}.") from None
+        self._sock.settimeout(None)
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._send_lock = threading.Lock()
+        self._pending = PendingRequests()
+        self._events: List[Message] = []
+        self._claimed: set = set()
+        self._events_cv = threading.Condition()
+        self._listeners: List[Callable[[Message], None]] = []
+        self.closed = False
+        self._reader = threading.Thread(target=self._read_loop, name=f"dap-{self.address}", daemon=True)
+        self._reader.start()
+
+    # -- inbound ---------------------------------------------------------------------------
+    def _read_loop(self) -> None:
+        decoder = FrameDecoder()
+        reason = f"The debug endpoint {self.address} closed the connection."
+        try:
+            while True:
+                data = self._sock.recv(65536)
+                if not data:
+                    break
+                for msg in decoder.feed(data):
+                    self._dispatch(msg)
+        except OSError:
+            pass
+        except DapError as e:
+            reason = str(e)
+        self.closed = True
+        self._pending.fail_all(reason)
+        with self._events_cv:
+            self._events_cv.notify_all()
+
+    def _dispatch(self, msg: Message) -> None:
+        kind = msg.get("type")
+        if kind == "response":
+            self._pending.resolve(msg)
+        elif kind == "event":
+            with self._events_cv:
+                self._events.append(msg)
+                self._events_cv.notify_all()
+            for listener in list(self._listeners):
+                try:
+                    listener(msg)
+                except Exception:
+                    log.exception("DAP event listener failed")
+        else:  # reverse requests (runInTerminal, startDebugging) are not supported
+            log.debug("ignoring DAP reverse request %s", msg.get("command"))
+
+    def on_event(self, listener: Callable[[Message], None]) -> None:
+        self._listeners.append(listener)
+
+    def wait_for_event(self, name: str, timeout: Optional[float] = None,
+                       predicate: Callable[[Message], bool] = lambda m: True) -> Message:
+        """Return the oldest not-yet-claimed ``name`` event matching ``predicate``."""
+        timeout = self.request_timeout if timeout is None else timeout
+        with self._events_cv:
+            def find() -> Optional[int]:
+                for i, ev in enumerate(self._events):
+                    if i not in self._claimed and ev.get("event") == name and predicate(ev):
+                        return i
+                return None
+
+            ok = self._events_cv.wait_for(lambda: find() is not None or self.closed, timeout)
+            i = find()
+            if i is None:
+                why = "the connection closed" if self.closed and ok else f"{timeout:g} s passed"
+                raise DapError(f"The debugger at {self.address} sent no '{name}' event ({why}).")
+            self._claimed.add(i)
+            return self._events[i]
+
+    # -- outbound --------------------------------------------------------------------------
+    def send(self, command: str, arguments: Optional[Mapping[str, Any]] = None) -> Future:
+        seq, fut = self._pending.new()
+        msg: Message = {"seq": seq, "type": "request", "command": command}
+        if arguments is not None:
+            msg["arguments"] = dict(arguments)
+        try:
+            with self._send_lock:
+                self._sock.sendall(encode(msg))
+        except OSError as e:
+            self._pending.discard(seq)
+            raise DapError(f"Lost the connection to the debugger at {self.address}: {e}.") from None
+        fut.command = command  # type: ignore[attr-defined]
+        fut.seq = seq  # type: ignore[attr-defined]
+        return fut
+
+    def result(self, fut: Future, timeout: Optional[float] = None) -> Dict[str, Any]:
+        """Wait for a response; return its body or raise :class:`DapError` with its message."""
+        timeout = self.request_timeout if timeout is None else timeout
+        command = getattr(fut, "command", "request")
+        try:
+            response = fut.result(timeout)
+        except FutureTimeout:
+            self._pending.discard(getattr(fut, "seq", -1))
+            raise DapError(f"The debugger at {self.address} did not answer '{command}' within {timeout:g} s.") from None
+        if not response.get("success", False):
+            raise DapError(f"The debugger refused '{command}': {response.get('message') or 'no reason given'}.")
+        return response.get("body") or {}
+
+    def request(self, command: str, arguments: Optional[Mapping[str, Any]] = None,
+                timeout: Optional[float] = None) -> Dict[str, Any]:
+        return self.result(self.send(command, arguments), timeout)
+
+    def close(self) -> None:
+        self.closed = True
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._sock.close()
+        self._reader.join(2)
+
+    def __enter__(self) -> "DapClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def first_statement_line(path: str) -> Optional[int]:
+    """Line of the first executable statement (skipping the docstring): a stop-on-entry target."""
+    try:
+        with open(path, "rb") as f:
+            tree = ast.parse(f.read(), filename=path)
+    except (OSError, SyntaxError, ValueError):
+        return None
+    body = list(tree.body)
+    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        body = body[1:]
+    return body[0].lineno if body else None
+
+
+def attach(client: DapClient, *, path_mappings: Sequence[Mapping[str, str]] = (),
+           breakpoints: Optional[Mapping[str, Iterable[int]]] = None,
+           exception_filters: Sequence[str] = (), just_my_code: bool = True,
+           timeout: Optional[float] = None) -> Dict[str, List[Message]]:
+    """Run the DAP init sequence and release the debuggee.
+
+    Breakpoints go in after ``initialized`` and before ``configurationDone``: debugpy answers
+    ``attach`` only after ``configurationDone``, and ``configurationDone`` is what lets a step
+    blocked in ``wait_for_client()`` run, so nothing can run past them.
+    Returns the adapter's ``setBreakpoints`` answers per path.
+    """
+    client.request("initialize", {
+        "clientID": "amldebug", "clientName": "amldebug-jupyter", "adapterID": "python",
+        "pathFormat": "path", "linesStartAt1": True, "columnsStartAt1": True,
+        "supportsVariableType": True,
+    }, timeout)
+    attach_fut = client.send("attach", {
+        "justMyCode": just_my_code, "redirectOutput": False,
+        "pathMappings": [dict(m) for m in path_mappings],
+    })
+    try:
+        client.wait_for_event("initialized", timeout)
+    except DapError:
+        if attach_fut.done():  # the adapter refused attach (e.g. already being debugged)
+            client.result(attach_fut, 0)
+        raise
+    verified: Dict[str, List[Message]] = {}
+    for path, lines in (breakpoints or {}).items():
+        body = client.request("setBreakpoints", {
+            "source": {"path": path}, "breakpoints": [{"line": int(n)} for n in lines],
+            "sourceModified": False,
+        }, timeout)
+        verified[path] = body.get("breakpoints", [])
+    client.request("setExceptionBreakpoints", {"filters": list(exception_filters)}, timeout)
+    client.request("configurationDone", {}, timeout)
+    client.result(attach_fut, timeout)
+    return verified

@@ -1,0 +1,18 @@
+"""The debug entry shipped into a step's snapshot.
+
+``entry.py`` is self-contained (standard library + debugpy only) because on a compute node
+amldebug-jupyter itself is not installed: backends copy the file next to the user's code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ENTRY_FILE = Path(__file__).with_name("entry.py")
+"""Source of the debug entry; backends copy it into snapshots as :data:`ENTRY_NAME`."""
+
+ENTRY_NAME = "_amldebug_entry.py"
+"""File name of the entry inside a snapshot (underscore: unlikely to clash with user modules)."""
+
+ENDPOINT_MARKER = "AMLDEBUG_ENDPOINT"
+ERROR_MARKER = "AMLDEBUG_ERROR"
