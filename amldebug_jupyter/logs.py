@@ -51,7 +51,7 @@ class LineAssembler:
             del self._buf[: end + 1]
             for raw in complete.split(b"\n"):
                 lines.extend(self._split_long(raw))
-        while len(self._buf) >= self.max_line:  # a line without end (progress bars): cut it
+        while len(self._buf) > self.max_line:  # a line without end (progress bars): cut it
             cut = _char_boundary(self._buf, self.max_line)
             lines.append(_decode(bytes(self._buf[:cut])))
             del self._buf[:cut]
@@ -67,17 +67,18 @@ class LineAssembler:
 
     def _split_long(self, raw: bytes) -> List[str]:
         out = []
-        while len(raw) >= self.max_line:
+        while len(raw) > self.max_line:  # same cut points as feed(): chunking cannot matter
             cut = _char_boundary(raw, self.max_line)
             out.append(_decode(raw[:cut]))
             raw = raw[cut:]
-        if raw or not out:
-            out.append(_decode(raw))
+        out.append(_decode(raw))
         return out
 
 
 def _char_boundary(buf: bytes | bytearray, pos: int) -> int:
-    """Largest cut position <= pos that does not split a UTF-8 sequence (>= pos-3)."""
+    """Largest cut position <= pos that does not split a UTF-8 sequence (>= pos-3).
+
+    Requires ``len(buf) > pos``."""
     cut = pos
     while cut > pos - 3 and cut > 0 and (buf[cut] & 0xC0) == 0x80:
         cut -= 1

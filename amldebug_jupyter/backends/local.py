@@ -6,7 +6,8 @@ Layout (``AMLDEBUG_HOME`` defaults to ``~/.amldebug``)::
     $AMLDEBUG_HOME/runs/<run>/<step>/user_logs/std_log.txt   stdout + stderr, as on Azure ML
 
 The user's folder is only read, never written. Steps run in order, each in its own process
-group so that cancel also stops the debug adapter and anything the script started.
+group so that cancel also stops anything the script started (debugpy's adapter daemonizes
+into its own session and leaves by itself once its debuggee is gone).
 """
 
 from __future__ import annotations

@@ -176,12 +176,19 @@ def post_mortem(debugpy, opts, exc_info):
     py_db = pydevd.get_global_debugger()
     if py_db is None:
         return
+    if hasattr(py_db, "trigger_exception_handler"):  # debugpy >= 1.8.2x: the supported way
+        py_db.trigger_exception_handler(exc_info, as_uncaught=False)
+        return
+    tb, frame = _user_traceback(exc_info[2]), None
+    while tb is not None:  # the innermost frame: where the exception was raised
+        frame, tb = tb.tb_frame, tb.tb_next
+    if frame is None:
+        return
     thread = threading.current_thread()
     info = py_db.set_additional_thread_info(thread)
     info.is_tracing += 1
-    info.suspended_at_unhandled = True  # do not stop a second time while it propagates
     try:
-        py_db.stop_on_unhandled_exception(py_db, thread, info, exc_info)
+        py_db.do_stop_on_unhandled_exception(thread, frame, None, exc_info)
     finally:
         info.is_tracing -= 1
 

@@ -1,0 +1,85 @@
+"""Shared fixtures: an isolated AMLDEBUG_HOME, sample projects, and a debugger client helper."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import textwrap
+from pathlib import Path
+from typing import Dict, Iterator, List
+
+import pytest
+
+from amldebug_jupyter.dap import DapClient, attach
+
+
+@pytest.fixture(autouse=True)
+def amldebug_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own run history, never the developer's ~/.amldebug."""
+    home = tmp_path / "amldebug-home"
+    monkeypatch.setenv("AMLDEBUG_HOME", str(home))
+    return home
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return path
+
+
+def line_of(path: Path, marker: str) -> int:
+    return next(i for i, t in enumerate(path.read_text().splitlines(), 1) if marker in t)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def snapshot_tree(root: Path) -> Dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+class Debugger:
+    """A DAP client that attached with breakpoints and can read the stopped frame."""
+
+    def __init__(self, client: DapClient, verified: Dict[str, List[dict]]) -> None:
+        self.client = client
+        self.verified = verified
+
+    def stopped(self, timeout: float = 20) -> dict:
+        event = self.client.wait_for_event("stopped", timeout)
+        frames = self.client.request("stackTrace", {"threadId": event["body"]["threadId"]})["stackFrames"]
+        return {"event": event, "frames": frames, "thread": event["body"]["threadId"]}
+
+    def evaluate(self, frame_id: int, expression: str) -> str:
+        return self.client.request("evaluate", {"expression": expression, "frameId": frame_id,
+                                                "context": "repl"})["result"]
+
+    def resume(self, thread: int) -> None:
+        self.client.request("continue", {"threadId": thread})
+
+
+@pytest.fixture
+def debugger() -> Iterator:
+    clients: List[DapClient] = []
+
+    def connect(endpoint, path_mappings=(), breakpoints=None, **kw) -> Debugger:
+        client = DapClient(endpoint.host, endpoint.port, connect_timeout=5, request_timeout=15)
+        clients.append(client)
+        return Debugger(client, attach(client, path_mappings=path_mappings, breakpoints=breakpoints, **kw))
+
+    yield connect
+    for c in clients:
+        if not c.closed:
+            try:
+                c.request("disconnect", {"terminateDebuggee": False}, timeout=3)
+            except Exception:
+                pass
+            c.close()
+
+
+PYTHON = sys.executable
+os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
