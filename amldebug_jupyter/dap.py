@@ -15,6 +15,7 @@ import json
 import logging
 import socket
 import threading
+import time
 from concurrent.futures import Future, TimeoutError as FutureTimeout
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
 
@@ -99,6 +100,30 @@ class PendingRequests:
                 fut.set_exception(DapError(reason))
 
 
+def _connect(host: str, port: int, timeout: float) -> socket.socket:
+    """Connect, retrying while refused: seed-style scripts print their address before listening.
+
+    A refused connection never reaches debugpy, so retrying is not the port probe that wedges
+    its adapter; once connected, the caller speaks DAP at once.
+    """
+    deadline = time.monotonic() + timeout
+    pause = 0.05
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            return socket.create_connection((host, port), timeout=max(left, 0.1))
+        except ConnectionRefusedError:
+            if left <= pause:
+                raise DapError(f"Nothing is listening at {host}:{port} (waited {timeout:g} s); "
+                               "is the step still waiting for a debugger?") from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+        except socket.timeout:
+            raise DapError(f"No debugger endpoint answered at {host}:{port} within {timeout:g} s.") from None
+        except OSError as e:
+            raise DapError(f"Cannot connect to the debug endpoint {host}:{port}: {e.strerror or e}.") from None
+
+
 class DapClient:
     """A DAP client over TCP. Events are kept in order and can be awaited by name."""
 
@@ -106,12 +131,7 @@ class DapClient:
                  request_timeout: float = DEFAULT_REQUEST_TIMEOUT) -> None:
         self.address = f"{host}:{port}"
         self.request_timeout = request_timeout
-        try:
-            self._sock = socket.create_connection((host, port), timeout=connect_timeout)
-        except socket.timeout:
-            raise DapError(f"No debugger endpoint answered at {self.address} within {connect_timeout:g} s.") from None
-        except OSError as e:
-            raise DapError(f"Cannot connect to the debug endpoint {self.address}: {e.strerror or e}.") from None
+        self._sock = _connect(host, port, connect_timeout)
         self._sock.settimeout(None)
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._send_lock = threading.Lock()
@@ -265,12 +285,18 @@ def attach(client: DapClient, *, path_mappings: Sequence[Mapping[str, str]] = ()
         "justMyCode": just_my_code, "redirectOutput": False,
         "pathMappings": [dict(m) for m in path_mappings],
     })
-    try:
-        client.wait_for_event("initialized", timeout)
-    except DapError:
-        if attach_fut.done():  # the adapter refused attach (e.g. already being debugged)
+    limit = client.request_timeout if timeout is None else timeout
+    deadline = time.monotonic() + limit
+    while True:  # 'initialized', or a refusal (e.g. "already being debugged") without it
+        if attach_fut.done() and not attach_fut.result().get("success"):
             client.result(attach_fut, 0)
-        raise
+        try:
+            client.wait_for_event("initialized", 0.05)
+            break
+        except DapError:
+            if client.closed or time.monotonic() > deadline:
+                raise DapError(f"The debugger at {client.address} did not start a session "
+                               f"within {limit:g} s.") from None
     verified: Dict[str, List[Message]] = {}
     for path, lines in (breakpoints or {}).items():
         body = client.request("setBreakpoints", {
