@@ -113,6 +113,11 @@ def announce(opts, host, port, timeout, reason):
     _record_run_properties(info)
 
 
+def _report_error(opts, message):
+    """One machine-readable line the tailer turns into a clear error for the user."""
+    _say(ERROR_MARKER + " " + json.dumps({"step": opts.step, "message": message}))
+
+
 def wait_for_debugger(debugpy, timeout):
     """Wait at most ``timeout`` seconds; debugpy's own wait has no timeout, so cancel it."""
     if timeout <= 0:
@@ -140,22 +145,16 @@ def start_debugpy(opts):
     try:
         import debugpy
     except ImportError:
-        _say(ERROR_MARKER + " " + json.dumps({
-            "step": opts.step,
-            "message": "debugpy is not installed in this step's environment; "
-                       "add 'debugpy' to its pip packages. Running without a debugger.",
-        }))
+        _report_error(opts, "debugpy is not installed in this step's environment; "
+                            "add 'debugpy' to its pip packages. Running without a debugger.")
         return None
     debugpy.configure(subProcess=False)
     host = node_address(opts.host)
     try:
         host, port = debugpy.listen((host, opts.port))
     except Exception as exc:
-        _say(ERROR_MARKER + " " + json.dumps({
-            "step": opts.step,
-            "message": "debugpy could not listen on %s:%s (%s). Running without a debugger."
-                       % (host, opts.port, exc),
-        }))
+        _report_error(opts, "debugpy could not listen on %s:%s (%s). Running without a debugger."
+                      % (host, opts.port, exc))
         return None
     opts.listen_host, opts.listen_port = host, port
     announce(opts, host, port, opts.timeout, "start")
