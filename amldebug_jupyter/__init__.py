@@ -30,6 +30,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from .spec import Pipeline, Step
 
 
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext amldebug_jupyter``: register ``%aml_debug`` (cheap: no SDK imports)."""
+    from .magics import AmlDebugMagics
+
+    ipython.register_magics(AmlDebugMagics)
+
+
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:

@@ -9,7 +9,7 @@ from typing import Iterable, Union
 
 from .backends import get_backend
 from .errors import UserError
-from .session import DebugOptions, DebugRun
+from .session import DebugOptions, DebugRun, set_current_run
 from .spec import Pipeline
 
 PipelineLike = Union[Pipeline, str, "os.PathLike[str]"]
@@ -59,4 +59,6 @@ def submit(pipeline: PipelineLike, backend: str = "local",
     spec.validate()
     options = DebugOptions(timeout=float(timeout), port=port, stop_on_entry=bool(stop_on_entry),
                            post_mortem=bool(post_mortem))
-    return get_backend(backend).submit(spec, options)
+    run = get_backend(backend).submit(spec, options)
+    set_current_run(run)
+    return run

@@ -128,8 +128,10 @@ class DapClient:
     """A DAP client over TCP. Events are kept in order and can be awaited by name."""
 
     def __init__(self, host: str, port: int, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-                 request_timeout: float = DEFAULT_REQUEST_TIMEOUT) -> None:
+                 request_timeout: float = DEFAULT_REQUEST_TIMEOUT, keep_events: bool = True) -> None:
+        """``keep_events=False``: events only go to :meth:`on_event` listeners (long sessions)."""
         self.address = f"{host}:{port}"
+        self.keep_events = keep_events
         self.request_timeout = request_timeout
         self._sock = _connect(host, port, connect_timeout)
         self._sock.settimeout(None)
@@ -140,7 +142,9 @@ class DapClient:
         self._claimed: set = set()
         self._events_cv = threading.Condition()
         self._listeners: List[Callable[[Message], None]] = []
+        self._close_listeners: List[Callable[[str], None]] = []
         self.closed = False
+        self._closing = False
         self._reader = threading.Thread(target=self._read_loop, name=f"dap-{self.address}", daemon=True)
         self._reader.start()
 
@@ -163,15 +167,22 @@ class DapClient:
         self._pending.fail_all(reason)
         with self._events_cv:
             self._events_cv.notify_all()
+        if not self._closing:
+            for listener in list(self._close_listeners):
+                try:
+                    listener(reason)
+                except Exception:
+                    log.exception("DAP close listener failed")
 
     def _dispatch(self, msg: Message) -> None:
         kind = msg.get("type")
         if kind == "response":
             self._pending.resolve(msg)
         elif kind == "event":
-            with self._events_cv:
-                self._events.append(msg)
-                self._events_cv.notify_all()
+            if self.keep_events:
+                with self._events_cv:
+                    self._events.append(msg)
+                    self._events_cv.notify_all()
             for listener in list(self._listeners):
                 try:
                     listener(msg)
@@ -182,6 +193,10 @@ class DapClient:
 
     def on_event(self, listener: Callable[[Message], None]) -> None:
         self._listeners.append(listener)
+
+    def on_close(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(reason)`` when the peer drops the link (not when we close it)."""
+        self._close_listeners.append(listener)
 
     def wait_for_event(self, name: str, timeout: Optional[float] = None,
                        predicate: Callable[[Message], bool] = lambda m: True) -> Message:
@@ -236,6 +251,7 @@ class DapClient:
         return self.result(self.send(command, arguments), timeout)
 
     def close(self) -> None:
+        self._closing = True
         self.closed = True
         try:
             self._sock.shutdown(socket.SHUT_RDWR)

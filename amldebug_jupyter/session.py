@@ -53,6 +53,21 @@ class StepState:
     recent_lines: Deque[str] = field(default_factory=lambda: deque(maxlen=2000))
 
 
+_current: Optional["DebugRun"] = None
+
+
+def current_run() -> "DebugRun":
+    """The run most recently submitted in this process (what ``%aml_debug`` acts on by default)."""
+    if _current is None:
+        raise UserError("No run yet: submit a pipeline first (submit(...) or %aml_debug pipeline submit).")
+    return _current
+
+
+def set_current_run(run: "DebugRun") -> None:
+    global _current
+    _current = run
+
+
 class DebugRun:
     """A submitted pipeline. Thread-safe; every wait is bounded."""
 

@@ -1,0 +1,77 @@
+"""Point the notebook kernel's debugger (what JupyterLab's debugger talks to) at a remote step.
+
+    from amldebug_jupyter import bridge
+    bridge.attach(bridge.target_for_step(run, "train"))   # or %aml_debug attach train
+    ... turn on JupyterLab's debugger: it now debugs the step ...
+    bridge.detach()                                        # or %aml_debug detach
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
+
+from ..dap import first_statement_line
+from ..errors import UserError
+from .remote import BridgeTimeouts, RemoteSession, Target
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..session import DebugRun
+
+__all__ = ["BridgeTimeouts", "RemoteSession", "Target", "attach", "detach", "target_for_step",
+           "target_for_address", "to_local_path"]
+
+
+def to_local_path(remote_path: str, path_mappings: Sequence[Dict[str, str]]) -> Optional[str]:
+    """Map a path in the remote process to the notebook machine's copy, if a mapping covers it."""
+    for m in path_mappings:
+        root = m["remoteRoot"].rstrip("/")
+        if remote_path == root or remote_path.startswith(root + "/"):
+            rel = remote_path[len(root):].lstrip("/")
+            return os.path.join(m["localRoot"], *PurePosixPath(rel).parts) if rel else m["localRoot"]
+    return None
+
+
+def target_for_step(run: "DebugRun", step: str, stop_on_entry: Optional[bool] = None) -> Target:
+    """The bridge target for a run's step that announced its endpoint."""
+    state = run.step(step)
+    endpoint = state.endpoint
+    if endpoint is None:
+        raise UserError(f"Step '{step}' has not announced a debug endpoint yet (status {state.status}).")
+    mappings = run.path_mappings(step)
+    entry = None
+    if stop_on_entry if stop_on_entry is not None else endpoint.stop_on_entry:
+        local_script = to_local_path(endpoint.script, mappings) if endpoint.script else None
+        line = first_statement_line(local_script) if local_script else None
+        if local_script and line:
+            entry = (local_script, line)
+    return Target(endpoint.host, endpoint.port, label=f"step '{step}'", path_mappings=mappings,
+                  entry_breakpoint=entry)
+
+
+def target_for_address(host: str, port: int, local_root: Optional[str] = None,
+                       remote_root: Optional[str] = None) -> Target:
+    """A target given by address (any ``debugpy.listen``), optionally with one path mapping."""
+    if (local_root is None) != (remote_root is None):
+        raise UserError("Give both --local-root and --remote-root (a path mapping needs both ends), or neither.")
+    mappings: List[Dict[str, str]] = []
+    if local_root is not None and remote_root is not None:
+        local = os.path.abspath(os.path.expanduser(local_root))
+        if not os.path.isdir(local):
+            raise UserError(f"--local-root {local_root!r} is not a folder on this machine.")
+        mappings.append({"localRoot": local, "remoteRoot": remote_root})
+    return Target(host, int(port), label=f"{host}:{port}", path_mappings=mappings)
+
+
+def attach(target: Target) -> Target:
+    from .kernel import current_bridge
+
+    current_bridge().attach(target)
+    return target
+
+
+def detach() -> str:
+    from .kernel import current_bridge
+
+    return current_bridge().detach()

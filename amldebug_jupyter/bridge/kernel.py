@@ -1,0 +1,184 @@
+"""Install the bridge in a running ipykernel and switch its debugger between local and remote.
+
+The seam is ``kernel.do_debug_request`` (ipykernel 6.29+ and 7.x call it for every
+``debug_request``, on the control thread): the bridge wraps it and sends requests either to the
+kernel's own debugger (cells, the stock behaviour) or to a :class:`RemoteSession`. No ipykernel
+class is swapped or subclassed at runtime, so its own debugger keeps working untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Dict, List, Optional
+
+from ..errors import UserError
+from .remote import BridgeTimeouts, RemoteSession, Target
+
+Message = Dict[str, Any]
+
+_JUPYTERLAB_INITIALIZE = {
+    "clientID": "jupyterlab", "clientName": "JupyterLab", "adapterID": "python", "pathFormat": "path",
+    "linesStartAt1": True, "columnsStartAt1": True, "supportsVariableType": True,
+    "supportsVariablePaging": True, "supportsRunInTerminalRequest": True, "locale": "en",
+}
+
+
+def _tmp_directory() -> str:
+    from ipykernel.compiler import get_tmp_directory
+
+    return get_tmp_directory()
+
+
+class KernelBridge:
+    """Routes one kernel's debug requests to its own debugpy or to a remote step."""
+
+    def __init__(self, kernel: Any, timeouts: BridgeTimeouts = BridgeTimeouts()) -> None:
+        self.kernel = kernel
+        self.timeouts = timeouts
+        self._stock = kernel.do_debug_request
+        self.target: Optional[Target] = None
+        self.session: Optional[RemoteSession] = None
+        self.remembered: Dict[str, List[Message]] = {}
+        """File breakpoints set during remote sessions, replayed before the next one starts."""
+        self.on_change: List[Callable[[Optional[Target], str], None]] = []
+        """Views (panel, lab extension comm) told about attach/detach/lost: (target, what)."""
+
+    @classmethod
+    def install(cls, kernel: Any) -> "KernelBridge":
+        bridge = getattr(kernel, "_amldebug_bridge", None)
+        if bridge is None:
+            bridge = cls(kernel)
+            kernel._amldebug_bridge = bridge
+            kernel.do_debug_request = bridge.do_debug_request  # instance attribute wins
+        return bridge
+
+    # -- control thread ------------------------------------------------------------------
+    async def do_debug_request(self, msg: Message) -> Message:
+        if self.target is None:
+            return await self._stock(msg)
+        if self.session is None:
+            self.session = RemoteSession(self.target, publish=self.kernel._publish_debug_event,
+                                         local=self._kernel_debugger, is_cell_path=self._is_cell_path,
+                                         timeouts=self.timeouts, remembered=self.remembered)
+        reply = await self.session.handle(msg)
+        if msg.get("command") == "disconnect":  # the UI's toggle-off detaches
+            self._forget_remote("detached")
+        return reply
+
+    async def _kernel_debugger(self, msg: Message) -> Message:
+        """``debugInfo``/``dumpCell`` answered by the kernel's own debugger, started or not."""
+        return await getattr(self.kernel.debugger, msg["command"])(msg)
+
+    @staticmethod
+    def _is_cell_path(path: str) -> bool:
+        return bool(path) and path.startswith(_tmp_directory())
+
+    def _forget_remote(self, what: str) -> None:
+        target, self.target, self.session = self.target, None, None
+        for callback in list(self.on_change):
+            callback(target, what)
+
+    # -- shell thread (magics) -----------------------------------------------------------
+    def attach(self, target: Target) -> None:
+        """Point the kernel's debugger at ``target``; JupyterLab's next session debugs it."""
+
+        def swap() -> None:
+            if self.kernel.debugger.is_started:
+                raise UserError("JupyterLab's debugger is on for this notebook (debugging its cells): "
+                                "turn it off with the bug icon, run the attach again, then turn it back on.")
+            if self.session is not None and self.session.started:
+                raise UserError(f"Already debugging {self.target.name if self.target else 'a remote step'}: "
+                                "run %aml_debug detach first.")
+            self.target, self.session = target, None
+            for callback in list(self.on_change):
+                callback(target, "attached")
+
+        self.run_on_control(swap)
+
+    def detach(self) -> str:
+        """Leave the remote running; local cell debugging works again in this kernel."""
+        if self.target is None:
+            raise UserError("The debugger is not attached to a remote step; nothing to detach.")
+        name = self.target.name
+        session = self.session
+        ui_was_on = session is not None and session.started
+
+        async def leave() -> None:
+            if session is not None:
+                await session.close()
+            self._forget_remote("detached")
+
+        self.run_on_control(leave, timeout=self.timeouts.request + 5)
+        if ui_was_on:
+            self._resume_local_session(session.cell_breakpoints if session else {})
+            return f"Detached from {name} (it keeps running); the debugger now debugs this notebook's cells."
+        return f"Detached from {name} (it keeps running)."
+
+    def _resume_local_session(self, cell_breakpoints: Dict[str, List[Message]]) -> None:
+        """JupyterLab still has a session open: start the kernel's own debugger behind it."""
+        self._ensure_local_debugpy()
+
+        async def start_local() -> None:
+            seq = iter(range(1, 10_000))
+            await self._stock({"seq": next(seq), "type": "request", "command": "initialize",
+                               "arguments": _JUPYTERLAB_INITIALIZE})
+            await self._stock({"seq": next(seq), "type": "request", "command": "attach", "arguments": {}})
+            for path, bps in cell_breakpoints.items():
+                await self._stock({"seq": next(seq), "type": "request", "command": "setBreakpoints",
+                                   "arguments": {"source": {"path": path}, "breakpoints": bps,
+                                                 "sourceModified": False}})
+
+        self.run_on_control(start_local, timeout=30)
+
+    def _ensure_local_debugpy(self) -> None:
+        """What ipykernel's ``Debugger.start`` asks the shell to run; we are on the shell already.
+
+        (Letting ipykernel do it from the control thread would wait for this very cell.)
+        """
+        dbg = self.kernel.debugger
+        if dbg.debugpy_initialized:
+            return
+        host, port = self.run_on_control(dbg.debugpy_client.get_host_port)
+        Path(_tmp_directory()).mkdir(parents=True, exist_ok=True)
+        import debugpy
+
+        debugpy.listen((host, int(port)))
+        dbg.debugpy_initialized = True
+
+    def run_on_control(self, fn: Callable[[], Any], timeout: float = 15.0) -> Any:
+        """Run ``fn`` (sync or async) on the control thread between two debug requests."""
+        kernel = self.kernel
+        control = getattr(kernel, "control_thread", None)
+        if control is None or threading.current_thread() is control:
+            raise UserError("The debugger bridge needs a Jupyter kernel with a control thread (ipykernel 6.29+).")
+
+        async def serialized() -> Any:
+            async with kernel._control_lock:
+                result = fn()
+                if inspect.isawaitable(result):
+                    result = await result
+                return result
+
+        future = asyncio.run_coroutine_threadsafe(serialized(), control.io_loop.asyncio_loop)
+        try:
+            return future.result(timeout)
+        except FutureTimeout:
+            future.cancel()
+            raise UserError(f"The kernel's control channel stayed busy for {timeout:g} s "
+                            "(a debug request to a frozen remote?); try again.") from None
+
+
+def current_bridge() -> KernelBridge:
+    """The bridge of the kernel this code runs in (installed on first use)."""
+    from IPython import get_ipython
+
+    ip = get_ipython()
+    kernel = getattr(ip, "kernel", None)
+    if kernel is None or not hasattr(kernel, "debugger"):
+        raise UserError("Attaching JupyterLab's debugger needs a Jupyter kernel (ipykernel); "
+                        "outside one, use `amldebug_jupyter.dap.DapClient` or VS Code.")
+    return KernelBridge.install(kernel)

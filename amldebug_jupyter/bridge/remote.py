@@ -1,0 +1,408 @@
+"""The kernel side of a remote debug session: JupyterLab's DAP requests relayed to a remote debugpy.
+
+A :class:`RemoteSession` answers what must stay local (``debugInfo``, ``dumpCell``, notebook
+cell breakpoints), forwards the rest over a :class:`~amldebug_jupyter.dap.DapClient`, pairs
+replies by ``request_seq`` and bounds every wait, so a dead or frozen remote never wedges the
+kernel's control channel. It runs on the kernel's control event loop; the DAP client's reader
+thread hands events back to that loop.
+
+The init-sequence trap it fixes: debugpy lets a step waiting in ``wait_for_client()`` run at
+``configurationDone``, and JupyterLab sends its breakpoints only *after* ``attach``. So the
+session answers ``attach`` as soon as the remote says ``initialized``, forwards the
+breakpoints JupyterLab then sends, and sends ``configurationDone`` when JupyterLab's sequence
+ends (its ``setExceptionBreakpoints``, or a grace period for other clients). Breakpoints known
+before (remembered from earlier sessions, or a stop-on-entry one) are set before all of that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Tuple
+
+from ..dap import DapClient, Message
+from ..errors import DapError
+
+log = logging.getLogger(__name__)
+
+_EMPTY_BODIES: Dict[str, Dict[str, Any]] = {
+    "setBreakpoints": {"breakpoints": []},
+    "stackTrace": {"stackFrames": [], "totalFrames": 0},
+    "scopes": {"scopes": []},
+    "variables": {"variables": []},
+    "modules": {"modules": [], "totalModules": 0},
+    "threads": {"threads": []},
+    "source": {},
+}
+"""Bodies for failed replies, so the frontend shows the message instead of a TypeError."""
+
+
+@dataclass(frozen=True)
+class BridgeTimeouts:
+    connect: float = 10.0
+    """Seconds to reach the remote and get its ``initialize`` answer."""
+    request: float = 10.0
+    """Seconds any other request may take."""
+    configuration_grace: float = 3.0
+    """After ``attach``, how long to wait for the client's breakpoints before releasing the remote."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A remote debugpy endpoint and how its paths map to the notebook's machine."""
+
+    host: str
+    port: int
+    label: str = ""
+    path_mappings: Sequence[Dict[str, str]] = ()
+    just_my_code: bool = True
+    entry_breakpoint: Optional[Tuple[str, int]] = None
+    """(local path, line): a stop-on-entry breakpoint set before the remote is released."""
+    breakpoints: Dict[str, List[int]] = field(default_factory=dict)
+    """Breakpoints (local path -> lines) to set before the remote is released."""
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def name(self) -> str:
+        return self.label or self.address
+
+
+def reply(request: Message, success: bool = True, body: Optional[Dict[str, Any]] = None,
+          message: Optional[str] = None) -> Message:
+    command = request.get("command", "")
+    out: Message = {"type": "response", "seq": 0, "request_seq": request.get("seq", 0),
+                    "command": command, "success": success,
+                    "body": body if body is not None else dict(_EMPTY_BODIES.get(command, {}))}
+    if message:
+        out["message"] = message
+    return out
+
+
+Publish = Callable[[Message], None]
+LocalHandler = Callable[[Message], Awaitable[Message]]
+
+
+class RemoteSession:
+    """One debug session between the notebook's frontend and a remote debugpy adapter."""
+
+    def __init__(self, target: Target, publish: Publish, local: LocalHandler, is_cell_path: Callable[[str], bool],
+                 timeouts: BridgeTimeouts = BridgeTimeouts(),
+                 remembered: Optional[Dict[str, List[Dict[str, Any]]]] = None) -> None:
+        self.target = target
+        self.timeouts = timeouts
+        self._publish = publish
+        self._local = local
+        self._is_cell_path = is_cell_path
+        self.client: Optional[DapClient] = None
+        self.started = False
+        self.broken: Optional[str] = None
+        self.stopped_threads: set = set()
+        self.file_breakpoints: Dict[str, List[Dict[str, Any]]] = remembered if remembered is not None else {}
+        """Breakpoints in files (not cells) by local path, kept across sessions by the bridge."""
+        self.cell_breakpoints: Dict[str, List[Dict[str, Any]]] = {}
+        self._pinned: Dict[str, List[int]] = {}
+        self._source_refs: Dict[str, int] = {}
+        self._attach_reply: Optional[asyncio.Future] = None
+        self._initialized: Optional[asyncio.Future] = None
+        self._configured: Optional[asyncio.Future] = None
+        self._grace: Optional[asyncio.TimerHandle] = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+
+    # -- dispatch ------------------------------------------------------------------------
+    async def handle(self, msg: Message) -> Message:
+        command = msg.get("command", "")
+        handler = getattr(self, "on_" + command, None)
+        try:
+            if handler is not None:
+                return await handler(msg)
+            return await self._forward(msg)
+        except DapError as e:
+            return reply(msg, False, message=str(e))
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def on_initialize(self, msg: Message) -> Message:
+        if self.started and self.client is not None and not self.client.closed:
+            return reply(msg, True, body=self._capabilities)
+        self._loop = asyncio.get_running_loop()
+        self.broken = None
+        t = self.target
+        try:
+            self.client = await self._loop.run_in_executor(
+                None, lambda: DapClient(t.host, t.port, connect_timeout=self.timeouts.connect,
+                                        request_timeout=self.timeouts.request, keep_events=False))
+        except DapError as e:
+            return self._start_failed(msg, str(e))
+        self.client.on_event(self._from_reader_thread(self._on_event))
+        self.client.on_close(self._from_reader_thread(self._on_link_lost))
+        rep = await self._forward(msg, self.timeouts.connect)
+        if not rep.get("success"):
+            self._close_client()
+            return self._start_failed(msg, rep.get("message", "initialize failed"))
+        self._capabilities = rep.get("body") or {}
+        self.started = True
+        return rep
+
+    def _start_failed(self, msg: Message, why: str) -> Message:
+        text = f"Could not start remote debugging of {self.target.name} at {self.target.address}: {why}"
+        self._notify(text)
+        return reply(msg, False, message=text)
+
+    async def on_attach(self, msg: Message) -> Message:
+        client = self._require_client()
+        args = {k: v for k, v in (msg.get("arguments") or {}).items()
+                if k not in ("connect", "rules", "debugOptions", "logToFile")}
+        args.update(justMyCode=self.target.just_my_code, redirectOutput=False,
+                    pathMappings=[dict(m) for m in self.target.path_mappings])
+        loop = asyncio.get_running_loop()
+        self._initialized = loop.create_future()
+        self._attach_reply = asyncio.wrap_future(client.send("attach", args), loop=loop)
+        done, _ = await asyncio.wait({self._attach_reply, self._initialized}, timeout=self.timeouts.request,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if not done:
+            return self._start_failed(msg, f"no 'initialized' event within {self.timeouts.request:g} s")
+        if self._attach_reply in done and not self._initialized.done():
+            try:  # answered before 'initialized': a refusal ("already being debugged") or a lost link
+                rep = self._attach_reply.result()
+                why = rep.get("message") or "attach refused"
+            except DapError as e:
+                why = str(e)
+            self._close_client()
+            self.started = False
+            return self._start_failed(msg, why)
+        await self._set_known_breakpoints()
+        self._configured = loop.create_future()
+        self._grace = loop.call_later(self.timeouts.configuration_grace,
+                                      lambda: asyncio.ensure_future(self._release()))
+        return reply(msg, True, body={})
+
+    async def _set_known_breakpoints(self) -> None:
+        """Breakpoints the remote must know before it runs: remembered, given, stop-on-entry."""
+        wanted: Dict[str, List[int]] = {p: [int(b["line"]) for b in bps] for p, bps in self.file_breakpoints.items()}
+        for path, lines in self.target.breakpoints.items():
+            wanted.setdefault(path, [])
+            wanted[path] += [n for n in lines if n not in wanted[path]]
+        if self.target.entry_breakpoint:
+            path, line = self.target.entry_breakpoint
+            self._pinned = {path: [line]}
+            wanted.setdefault(path, [])
+        for path, lines in wanted.items():
+            all_lines = lines + [n for n in self._pinned.get(path, []) if n not in lines]
+            await self._request("setBreakpoints", {"source": {"path": path},
+                                                   "breakpoints": [{"line": n} for n in all_lines]})
+
+    async def _release(self) -> None:
+        """Send ``configurationDone`` once: this is what lets the waiting step run."""
+        if self._configured is None or self._configured.done():
+            return
+        if self._grace is not None:
+            self._grace.cancel()
+        try:
+            await self._request("configurationDone", {})
+            if self._attach_reply is not None:
+                rep = await asyncio.wait_for(self._attach_reply, self.timeouts.request)
+                if not rep.get("success"):
+                    self._notify(f"The remote refused attach: {rep.get('message')}")
+            self._configured.set_result(True)
+        except (DapError, asyncio.TimeoutError) as e:
+            self._configured.set_result(False)
+            self._notify(f"Could not release {self.target.name}: {e or 'timed out'}")
+
+    async def on_configurationDone(self, msg: Message) -> Message:
+        await self._release()
+        return reply(msg, True, body={})
+
+    async def on_disconnect(self, msg: Message) -> Message:
+        await self.close()
+        return reply(msg, True, body={})
+
+    async def close(self) -> None:
+        """Leave the remote running: disconnect without terminating it."""
+        if self._grace is not None:
+            self._grace.cancel()
+        client = self.client
+        if client is not None and not client.closed and self.broken is None:
+            if self._configured is not None and not self._configured.done():
+                await self._release()
+            try:
+                fut = asyncio.wrap_future(client.send("disconnect", {"restart": False, "terminateDebuggee": False}))
+                await asyncio.wait_for(fut, min(self.timeouts.request, 3.0))
+            except (DapError, asyncio.TimeoutError):
+                pass
+        if self.stopped_threads:
+            self._leave_paused_state()
+        self._close_client()
+        self.started = False
+
+    def _close_client(self) -> None:
+        if self.client is not None:
+            client, self.client = self.client, None
+            client.close()
+
+    # -- breakpoints and configuration ---------------------------------------------------
+    async def on_setBreakpoints(self, msg: Message) -> Message:
+        args = msg.get("arguments") or {}
+        path = (args.get("source") or {}).get("path", "")
+        bps = list(args.get("breakpoints") or [])
+        if self._is_cell_path(path):  # notebook cells never run in the remote process
+            self.cell_breakpoints[path] = bps
+            return reply(msg, True, body={"breakpoints": [{"verified": False, "line": b.get("line"),
+                                                           "message": "cells run locally, not in the remote step"}
+                                                          for b in bps]})
+        self.file_breakpoints[path] = bps
+        pinned = [n for n in self._pinned.get(path, []) if n not in [b.get("line") for b in bps]]
+        forwarded = dict(args, breakpoints=bps + [{"line": n} for n in pinned])
+        rep = await self._forward(dict(msg, arguments=forwarded))
+        if rep.get("success") and pinned:  # the answer lists only what the client asked for
+            rep["body"]["breakpoints"] = rep["body"].get("breakpoints", [])[: len(bps)]
+        return rep
+
+    async def on_setExceptionBreakpoints(self, msg: Message) -> Message:
+        rep = await self._forward(msg)
+        await self._release()  # JupyterLab's configuration ends here
+        return rep
+
+    # -- inspection ----------------------------------------------------------------------
+    async def on_stackTrace(self, msg: Message) -> Message:
+        rep = await self._forward(msg)
+        for frame in (rep.get("body") or {}).get("stackFrames", []):
+            src = frame.get("source") or {}
+            if src.get("sourceReference") and src.get("path"):
+                self._source_refs[src["path"]] = src["sourceReference"]
+        return rep
+
+    async def on_source(self, msg: Message) -> Message:
+        args = msg.get("arguments") or {}
+        path = (args.get("source") or {}).get("path", "")
+        if path and Path(path).is_file():
+            try:
+                return reply(msg, True, body={"content": Path(path).read_text(encoding="utf-8", errors="replace"),
+                                              "mimeType": "text/x-python"})
+            except OSError as e:
+                return reply(msg, False, message=f"Cannot read {path}: {e.strerror}")
+        ref = self._source_refs.get(path) or args.get("sourceReference") or 0
+        if not ref:
+            return reply(msg, False, message=f"Source unavailable: {path} is not on this machine "
+                                             "and the remote did not offer it.")
+        return await self._forward(dict(msg, arguments={"source": {"path": path, "sourceReference": ref},
+                                                        "sourceReference": ref}))
+
+    async def on_variables(self, msg: Message) -> Message:
+        if not self.stopped_threads:
+            return reply(msg, True, body={"variables": []})
+        return await self._forward(msg)
+
+    async def on_inspectVariables(self, msg: Message) -> Message:
+        # The panel lists the *notebook's* globals when not stopped; remote globals need a frame.
+        return reply(msg, True, body={"variables": []})
+
+    async def on_richInspectVariables(self, msg: Message) -> Message:
+        return reply(msg, False, body={}, message="Rich variable rendering is not available for a remote step.")
+
+    async def on_copyToGlobals(self, msg: Message) -> Message:
+        return reply(msg, False, body={}, message="Copy to globals is not available for a remote step.")
+
+    async def on_modules(self, msg: Message) -> Message:
+        if not self.started:
+            return reply(msg, True, body={"modules": [], "totalModules": 0})
+        return await self._forward(msg)
+
+    async def on_debugInfo(self, msg: Message) -> Message:
+        rep = await self._local(msg)  # hash and temp-file parameters of *this* kernel
+        body = dict(rep.get("body") or {})
+        merged = {**self.file_breakpoints, **self.cell_breakpoints}
+        body.update(isStarted=self.started,
+                    breakpoints=[{"source": p, "breakpoints": b} for p, b in merged.items()],
+                    stoppedThreads=sorted(self.stopped_threads), richRendering=False, copyToGlobals=False)
+        return dict(rep, body=body)
+
+    async def on_dumpCell(self, msg: Message) -> Message:
+        return await self._local(msg)
+
+    # -- plumbing ------------------------------------------------------------------------
+    def _require_client(self) -> DapClient:
+        if self.broken:
+            raise DapError(self.broken)
+        if self.client is None or self.client.closed:
+            raise DapError(f"Not connected to {self.target.name}: turn the debugger on for this notebook.")
+        return self.client
+
+    async def _request(self, command: str, arguments: Dict[str, Any], timeout: Optional[float] = None) -> Dict[str, Any]:
+        rep = await self._forward({"seq": 0, "type": "request", "command": command, "arguments": arguments}, timeout)
+        if not rep.get("success"):
+            raise DapError(f"The remote refused '{command}': {rep.get('message')}")
+        return rep.get("body") or {}
+
+    async def _forward(self, msg: Message, timeout: Optional[float] = None) -> Message:
+        """Send to the remote, wait (bounded) for its answer, re-key it to the client's seq."""
+        command = msg.get("command", "")
+        try:
+            client = self._require_client()
+            fut = client.send(command, msg.get("arguments"))
+        except DapError as e:
+            return reply(msg, False, message=str(e))
+        limit = self.timeouts.request if timeout is None else timeout
+        try:
+            rep = await asyncio.wait_for(asyncio.wrap_future(fut), limit)
+        except asyncio.TimeoutError:
+            return reply(msg, False, message=f"{self.target.name} did not answer '{command}' within {limit:g} s "
+                                             "(is the remote process frozen or the network down?).")
+        except DapError as e:
+            return reply(msg, False, message=str(e))
+        out = dict(rep, request_seq=msg.get("seq", 0))
+        if not out.get("success") and not out.get("body"):
+            out["body"] = dict(_EMPTY_BODIES.get(command, {}))
+        return out
+
+    def _from_reader_thread(self, fn: Callable[[Any], None]) -> Callable[[Any], None]:
+        loop = self._loop
+
+        def call(arg: Any) -> None:
+            if loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(fn, arg)
+
+        return call
+
+    def _on_event(self, ev: Message) -> None:
+        name = ev.get("event")
+        body = ev.get("body") or {}
+        if name == "initialized" and self._initialized is not None and not self._initialized.done():
+            self._initialized.set_result(ev)
+        elif name == "stopped":
+            self._pinned = {}  # the entry breakpoint did its job (or another stop came first)
+            if "threadId" in body:
+                self.stopped_threads.add(body["threadId"])
+        elif name == "continued":
+            if body.get("allThreadsContinued", True):
+                self.stopped_threads.clear()
+            else:
+                self.stopped_threads.discard(body.get("threadId"))
+        elif name == "terminated":
+            self._leave_paused_state()
+            self.broken = f"{self.target.name} has ended; its debug session is over."
+        self._publish(ev)
+
+    def _on_link_lost(self, reason: str) -> None:
+        if self.broken is not None:
+            return
+        self.broken = f"Lost the connection to {self.target.name}: {reason}"
+        self._leave_paused_state()
+        self._notify(self.broken)
+        self._publish({"type": "event", "seq": 0, "event": "terminated", "body": {}})
+
+    def _leave_paused_state(self) -> None:
+        """JupyterLab leaves 'paused' only on ``continued``; ``terminated`` alone does not do it."""
+        for tid in sorted(self.stopped_threads) or []:
+            self._publish({"type": "event", "seq": 0, "event": "continued",
+                           "body": {"threadId": tid, "allThreadsContinued": True}})
+        self.stopped_threads.clear()
+
+    def _notify(self, text: str) -> None:
+        """An ``important`` output event: the debug console shows it, the lab extension raises it."""
+        log.warning("%s", text)
+        self._publish({"type": "event", "seq": 0, "event": "output",
+                       "body": {"category": "important", "output": text + "\n"}})

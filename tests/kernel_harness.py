@@ -1,0 +1,161 @@
+"""Drive a real ipykernel the way JupyterLab 4's debugger does (jupyter_client, control channel)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import queue
+import time
+from contextlib import contextmanager
+from typing import Any, Callable, Dict, Iterator, List, Optional
+
+from jupyter_client.manager import start_new_kernel
+
+Message = Dict[str, Any]
+
+JUPYTERLAB_INITIALIZE = {
+    "clientID": "jupyterlab", "clientName": "JupyterLab", "adapterID": "python", "pathFormat": "path",
+    "linesStartAt1": True, "columnsStartAt1": True, "supportsVariableType": True,
+    "supportsVariablePaging": True, "supportsRunInTerminalRequest": True, "locale": "en",
+}
+
+
+class LabFrontend:
+    """The debugger frontend's side of the wire, plus just enough notebook to run cells."""
+
+    def __init__(self, km: Any, kc: Any) -> None:
+        self.km, self.kc = km, kc
+        self._seq = itertools.count(1)
+        self.events: List[Message] = []
+        self._claimed: set = set()
+        self.streams: List[str] = []
+
+    # -- iopub ---------------------------------------------------------------------------
+    def pump(self, timeout: float = 0.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                msg = self.kc.iopub_channel.get_msg(timeout=max(0.0, min(0.05, deadline - time.monotonic())))
+            except queue.Empty:
+                if time.monotonic() >= deadline:
+                    return
+                continue
+            kind = msg["header"]["msg_type"]
+            if kind == "debug_event":
+                self.events.append(msg["content"])
+            elif kind == "stream":
+                self.streams.append(msg["content"]["text"])
+            elif kind == "error":
+                self.streams.append("\n".join(msg["content"]["traceback"]))
+
+    def wait_event(self, name: str, timeout: float = 20, where: Callable[[Message], bool] = lambda e: True) -> Message:
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, ev in enumerate(self.events):
+                if i not in self._claimed and ev.get("event") == name and where(ev):
+                    self._claimed.add(i)
+                    return ev
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {name!r} event in {timeout} s; got {[e.get('event') for e in self.events]}")
+            self.pump(0.05)
+
+    def output(self) -> str:
+        self.pump(0.1)
+        return "".join(self.streams)
+
+    # -- control -------------------------------------------------------------------------
+    def request(self, command: str, arguments: Optional[Message] = None, timeout: float = 30) -> Message:
+        content = {"seq": next(self._seq), "type": "request", "command": command}
+        if arguments is not None:
+            content["arguments"] = arguments
+        msg = self.kc.session.msg("debug_request", content)
+        self.kc.control_channel.send(msg)
+        return self._control_reply(msg["header"]["msg_id"], timeout)["content"]
+
+    def _control_reply(self, msg_id: str, timeout: float) -> Message:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.pump(0)
+            try:
+                reply = self.kc.control_channel.get_msg(timeout=0.05)
+            except queue.Empty:
+                continue
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return reply
+        raise AssertionError(f"no control reply in {timeout} s")
+
+    def kernel_info_seconds(self, timeout: float = 5) -> float:
+        """How long the control channel takes to answer kernel_info (it must never be wedged)."""
+        msg = self.kc.session.msg("kernel_info_request")
+        t0 = time.monotonic()
+        self.kc.control_channel.send(msg)
+        self._control_reply(msg["header"]["msg_id"], timeout)
+        return time.monotonic() - t0
+
+    # -- the debugger toggle ---------------------------------------------------------------
+    def toggle_on(self, breakpoints: Optional[Dict[str, List[int]]] = None,
+                  exception_filters: Optional[List[str]] = None) -> Dict[str, Message]:
+        """JupyterLab 4's exact order when the bug icon is clicked."""
+        replies: Dict[str, Message] = {}
+        self.request("debugInfo", {})
+        replies["debugInfo"] = self.request("debugInfo", {})
+        replies["initialize"] = self.request("initialize", JUPYTERLAB_INITIALIZE)
+        if not replies["initialize"].get("success"):
+            return replies
+        replies["attach"] = self.request("attach", {})
+        for path, lines in (breakpoints or {}).items():
+            replies[f"setBreakpoints:{path}"] = self.request("setBreakpoints", {
+                "source": {"path": path}, "breakpoints": [{"line": n} for n in lines], "sourceModified": False})
+        replies["setExceptionBreakpoints"] = self.request("setExceptionBreakpoints", {"filters": exception_filters or []})
+        replies["inspectVariables"] = self.request("inspectVariables", {})
+        replies["modules"] = self.request("modules", {})
+        return replies
+
+    def toggle_off(self) -> Message:
+        self.request("debugInfo", {})
+        return self.request("disconnect", {"restart": False, "terminateDebuggee": False})
+
+    def stopped_frame(self, timeout: float = 20) -> Message:
+        ev = self.wait_event("stopped", timeout)
+        thread = ev["body"]["threadId"]
+        trace = self.request("stackTrace", {"threadId": thread})
+        assert trace["success"], trace
+        frame = trace["body"]["stackFrames"][0]
+        return {"thread": thread, "frame": frame, "event": ev}
+
+    def frame_variables(self, frame_id: int) -> Dict[str, str]:
+        scopes = self.request("scopes", {"frameId": frame_id})["body"]["scopes"]
+        found: Dict[str, str] = {}
+        for scope in scopes:
+            body = self.request("variables", {"variablesReference": scope["variablesReference"]})["body"]
+            for v in body["variables"]:
+                found.setdefault(v["name"], v["value"])
+        return found
+
+    # -- notebook --------------------------------------------------------------------------
+    def execute(self, code: str, timeout: float = 60) -> Message:
+        msg_id = self.kc.execute(code)
+        return self.wait_execute(msg_id, timeout)
+
+    def wait_execute(self, msg_id: str, timeout: float = 60) -> Message:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.pump(0)
+            try:
+                reply = self.kc.shell_channel.get_msg(timeout=0.05)
+            except queue.Empty:
+                continue
+            if reply["parent_header"].get("msg_id") == msg_id:
+                self.pump(0.1)
+                return reply["content"]
+        raise AssertionError(f"cell did not finish in {timeout} s; output so far:\n{self.output()}")
+
+
+@contextmanager
+def lab_kernel(env: Optional[Dict[str, str]] = None) -> Iterator[LabFrontend]:
+    km, kc = start_new_kernel(kernel_name="python3", env=dict(os.environ, **(env or {})))
+    try:
+        yield LabFrontend(km, kc)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
