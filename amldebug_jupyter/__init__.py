@@ -32,8 +32,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext amldebug_jupyter``: register ``%aml_debug`` (cheap: no SDK imports)."""
+    from . import config
     from .magics import AmlDebugMagics
 
+    config.install(ipython)
     ipython.register_magics(AmlDebugMagics)
 
 

@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
+from typing import List, Mapping, Optional, Sequence
+
+
+def unhooked(argv: Sequence[str]) -> List[str]:
+    """Start Python through ``env`` so a debugger active in *this* process leaves the child alone.
+
+    When JupyterLab's debugger is on for the notebook, the kernel's debugpy rewrites the argv of
+    every Python it sees started (to debug subprocesses too); the step would then belong to the
+    notebook's debug session instead of waiting for its own debugger. It only rewrites commands
+    whose program looks like Python, so a neutral launcher keeps the step's argv as given.
+    """
+    launcher = shutil.which("env") if os.name == "posix" else None
+    return [launcher, *argv] if launcher else list(argv)
 
 
 def spawn_logged(argv: Sequence[str], cwd: Path, env: Mapping[str, str], log_path: Path) -> subprocess.Popen:
@@ -14,7 +27,7 @@ def spawn_logged(argv: Sequence[str], cwd: Path, env: Mapping[str, str], log_pat
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab", buffering=0) as log_file:
         return subprocess.Popen(
-            list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
+            unhooked(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
             stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
         )
 

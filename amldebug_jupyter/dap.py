@@ -84,7 +84,8 @@ class PendingRequests:
             fut = self._pending.pop(response.get("request_seq", -1), None)
         if fut is None:
             return False
-        fut.set_result(response)
+        if not fut.done():  # a caller that gave up may have cancelled it
+            fut.set_result(response)
         return True
 
     def discard(self, seq: int) -> None:
@@ -158,7 +159,10 @@ class DapClient:
                 if not data:
                     break
                 for msg in decoder.feed(data):
-                    self._dispatch(msg)
+                    try:
+                        self._dispatch(msg)
+                    except Exception:  # one bad message must not end the session
+                        log.exception("failed to handle DAP message %s", msg.get("command") or msg.get("event"))
         except OSError:
             pass
         except DapError as e:

@@ -146,3 +146,24 @@ def test_first_statement_line_skips_docstring_and_comments(tmp_path: Path) -> No
     p = write(tmp_path / "s.py", '"""Doc."""\n# comment\n\nimport os\n')
     assert first_statement_line(str(p)) == 4
     assert first_statement_line(str(write(tmp_path / "bad.py", "def (:\n"))) is None
+
+
+def test_a_late_reply_after_a_timeout_does_not_break_the_session() -> None:
+    import asyncio
+
+    def handle(conn, _):
+        slow = read_requests(conn, 1)[0]
+        time.sleep(0.5)
+        reply(conn, slow, late=True)  # arrives after the caller gave up
+        reply(conn, read_requests(conn, 1)[0], which="next")
+        time.sleep(0.5)
+
+    adapter = ScriptedAdapter(handle)
+    with DapClient("127.0.0.1", adapter.port) as client:
+        async def give_up():  # the kernel bridge waits like this; a timeout cancels the future
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.wrap_future(client.send("threads")), 0.1)
+        asyncio.run(give_up())
+        time.sleep(0.6)
+        assert client.request("modules", timeout=5)["which"] == "next"
+    adapter.close()

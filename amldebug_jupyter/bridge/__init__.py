@@ -65,9 +65,14 @@ def target_for_address(host: str, port: int, local_root: Optional[str] = None,
 
 
 def attach(target: Target) -> Target:
+    from .. import config
     from .kernel import current_bridge
 
-    current_bridge().attach(target)
+    cfg = config.current()
+    bridge = current_bridge()
+    bridge.timeouts = BridgeTimeouts(connect=cfg.connect_timeout, request=cfg.request_timeout,
+                                     configuration_grace=cfg.configuration_grace)
+    bridge.attach(target)
     return target
 
 
