@@ -22,6 +22,14 @@ def _logs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kernelspec(args: argparse.Namespace) -> int:
+    from .kernel import DISPLAY_NAME, install_kernelspec
+
+    where = install_kernelspec(user=not args.sys_prefix, prefix=sys.prefix if args.sys_prefix else args.prefix)
+    print(f"Installed the kernel '{DISPLAY_NAME}' in {where}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="amldebug", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -32,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("run")
     logs.add_argument("step")
     logs.set_defaults(func=_logs)
+    spec = sub.add_parser("kernelspec", help="install the 'Python 3 (amldebug)' kernel")
+    spec.add_argument("action", choices=["install"])
+    where = spec.add_mutually_exclusive_group()
+    where.add_argument("--sys-prefix", action="store_true", help="into this Python environment")
+    where.add_argument("--prefix", help="into PREFIX/share/jupyter/kernels")
+    spec.set_defaults(func=_kernelspec)
     return parser
 
 

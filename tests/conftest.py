@@ -83,3 +83,10 @@ def debugger() -> Iterator:
 
 PYTHON = sys.executable
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+
+
+def pytest_report_header() -> str:
+    import debugpy
+    import ipykernel
+
+    return f"ipykernel {ipykernel.__version__}, debugpy {debugpy.__version__}"

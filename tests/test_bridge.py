@@ -243,3 +243,26 @@ def test_detach_magic_with_the_debugger_on_restores_cell_debugging(lab: LabFront
     lab.toggle_off()
     lab.execute("print(run.wait(30))")
     assert "Completed" in lab.output()
+
+
+def test_unmapped_remote_source_is_served_by_reference(lab: LabFrontend, train_py: Path, tmp_path: Path) -> None:
+    submit_and_attach(lab, train_py)
+    lab.streams.clear()
+    lab.execute("e = run.steps['train'].endpoint; print('AT', e.host, e.port)")
+    host, port = lab.output().split("AT", 1)[1].split()[:2]
+    elsewhere = tmp_path / "unrelated"
+    elsewhere.mkdir()
+    lab.execute(f"%aml_debug detach\n%aml_debug attach --host {host} --port {port} "
+                f"--local-root {elsewhere} --remote-root /opt/not-this-step")
+    # No usable mapping, so the breakpoint goes on the path the remote runs (its snapshot).
+    lab.execute("snapshot_train = str(run.steps['train'].remote_root / 'train.py'); print('SNAP', snapshot_train)")
+    snapshot_train = lab.output().split("SNAP", 1)[1].split()[0]
+    lab.toggle_on({snapshot_train: [line_of(train_py, "loop breakpoint")]})
+    stop = lab.stopped_frame()
+    ref = stop["frame"]["source"].get("sourceReference", 0)
+    assert ref > 0, stop["frame"]
+    source = lab.request("source", {"source": {"path": stop["frame"]["source"]["path"]}, "sourceReference": 0})
+    assert source["success"] and "loop breakpoint" in source["body"]["content"]
+    lab.request("setBreakpoints", {"source": {"path": snapshot_train}, "breakpoints": [], "sourceModified": False})
+    lab.request("continue", {"threadId": stop["thread"]})
+    lab.toggle_off()

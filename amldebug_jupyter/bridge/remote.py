@@ -276,20 +276,19 @@ class RemoteSession:
         return rep
 
     async def on_source(self, msg: Message) -> Message:
+        """The remote's copy when it offered one (the path is not mapped here), else the local file."""
         args = msg.get("arguments") or {}
         path = (args.get("source") or {}).get("path", "")
-        if path and Path(path).is_file():
-            try:
-                return reply(msg, True, body={"content": Path(path).read_text(encoding="utf-8", errors="replace"),
-                                              "mimeType": "text/x-python"})
-            except OSError as e:
-                return reply(msg, False, message=f"Cannot read {path}: {e.strerror}")
-        ref = self._source_refs.get(path) or args.get("sourceReference") or 0
-        if not ref:
-            return reply(msg, False, message=f"Source unavailable: {path} is not on this machine "
-                                             "and the remote did not offer it.")
-        return await self._forward(dict(msg, arguments={"source": {"path": path, "sourceReference": ref},
-                                                        "sourceReference": ref}))
+        ref = self._source_refs.get(path) or args.get("sourceReference") or (args.get("source") or {}).get("sourceReference")
+        if ref:
+            return await self._forward(dict(msg, arguments={"source": {"path": path, "sourceReference": ref},
+                                                            "sourceReference": ref}))
+        try:
+            text = Path(path).read_text(encoding="utf-8", errors="replace")
+        except OSError as e:
+            return reply(msg, False, message=f"Source unavailable: cannot read {path or 'an unnamed source'} "
+                                             f"here ({e.strerror}) and the remote did not offer it.")
+        return reply(msg, True, body={"content": text, "mimeType": "text/x-python"})
 
     async def on_variables(self, msg: Message) -> Message:
         if not self.stopped_threads:
