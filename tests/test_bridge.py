@@ -18,8 +18,15 @@ TRAIN = """
     import json                                 # first statement
     params = {"lr": 0.1, "epochs": 3}
     history = []
+
+
+    def compute_loss(epoch):
+        value = 1.0 / (epoch + 1)               # inside compute_loss
+        return round(value, 3)
+
+
     for epoch in range(params["epochs"]):
-        loss = round(1.0 / (epoch + 1), 3)     # loop breakpoint
+        loss = compute_loss(epoch)             # loop breakpoint
         history.append(loss)
     print("history", json.dumps(history))
 """
@@ -71,9 +78,15 @@ def test_jupyterlab_sequence_debugs_the_remote_step(lab: LabFrontend, train_py: 
     source = lab.request("source", {"source": {"path": str(train_py)}, "sourceReference": 0})
     assert "loop breakpoint" in source["body"]["content"]
 
+    assert lab.request("stepIn", {"threadId": stop["thread"]})["success"]
+    inside = lab.stopped_frame()
+    assert (inside["frame"]["name"], inside["frame"]["line"]) == ("compute_loss", line_of(train_py, "inside compute_loss"))
+    assert lab.request("stepOut", {"threadId": stop["thread"]})["success"]
+    assert lab.stopped_frame()["frame"]["line"] == bp
     assert lab.request("next", {"threadId": stop["thread"]})["success"]
     after_next = lab.stopped_frame()
     assert after_next["frame"]["line"] == bp + 1
+    assert lab.frame_variables(after_next["frame"]["id"])["loss"] == "1.0"
     lab.request("setBreakpoints", {"source": {"path": str(train_py)}, "breakpoints": [], "sourceModified": False})
     assert lab.request("continue", {"threadId": stop["thread"]})["success"]
     assert lab.toggle_off()["success"]
