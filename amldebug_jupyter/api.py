@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Iterable, Union
+from typing import Iterable, Optional, Union
 
 from .backends import get_backend
 from .errors import UserError
@@ -35,7 +35,8 @@ def _check_options(timeout: float, port: int) -> None:
 
 def submit(pipeline: PipelineLike, backend: str = "local",
            debug: Union[None, bool, str, Iterable[str]] = None, timeout: float = 300,
-           port: int = 0, stop_on_entry: bool = True, post_mortem: bool = False) -> DebugRun:
+           port: int = 0, stop_on_entry: bool = True, post_mortem: bool = False,
+           experiment: Optional[str] = None) -> DebugRun:
     """Submit ``pipeline``; its debug steps wait up to ``timeout`` s for a debugger.
 
     Parameters
@@ -49,6 +50,7 @@ def submit(pipeline: PipelineLike, backend: str = "local",
     stop_on_entry : ask the attaching debugger to stop at the script's first statement.
     post_mortem : on an unhandled exception, wait (``timeout`` s) for a debugger at the
         failing frame.
+    experiment : groups runs (Azure ML experiment name; the local run id's prefix).
 
     Returns
     -------
@@ -58,7 +60,7 @@ def submit(pipeline: PipelineLike, backend: str = "local",
     spec = as_pipeline(pipeline).with_debug(debug)
     spec.validate()
     options = DebugOptions(timeout=float(timeout), port=port, stop_on_entry=bool(stop_on_entry),
-                           post_mortem=bool(post_mortem))
+                           post_mortem=bool(post_mortem), experiment=experiment or "")
     run = get_backend(backend).submit(spec, options)
     set_current_run(run)
     return run

@@ -1,27 +1,49 @@
-"""``%aml_debug``: parse and dispatch only; the work happens in the modules below.
+"""``%aml_debug``: the grammar, parsed in one place and dispatched to the library below.
 
-Subcommands::
+Usage::
 
+    %aml_debug pipeline submit PIPELINE [--backend local] [--debug STEP[,STEP] | --debug-all]
+              [--experiment NAME] [--timeout SECONDS] [--port PORT] [--[no-]stop-on-entry]
+              [--attach auto|manual] [--post-mortem] [--no-panel]
+    %%aml_debug pipeline submit [same options]    (the cell builds the pipeline; its last
+                                                   expression is submitted)
+    %aml_debug status [RUN]
+    %aml_debug logs STEP [--run RUN] [--lines N] [--follow]
     %aml_debug attach STEP [--wait SECONDS] [--[no-]stop-on-entry]
     %aml_debug attach --host HOST --port PORT [--local-root DIR --remote-root DIR]
     %aml_debug detach
+    %aml_debug cancel [RUN]
+    %aml_debug panel [RUN]
+
+PIPELINE is a name in the notebook bound to an ``amldebug_jupyter.Pipeline``, or the path of
+a YAML pipeline. Defaults come from ``%config AmlDebugConfig`` (e.g.
+``%config AmlDebugConfig.attach_timeout = 600``).
 
 Examples::
 
-    run = submit(pipeline, debug=["train"])      # from amldebug_jupyter import submit
-    %aml_debug attach train                      # then turn on the debugger (bug icon)
-    %aml_debug detach                            # the step keeps running
+    from amldebug_jupyter import Pipeline, Step
+    pipeline = Pipeline("demo", [Step("prep", "prep.py", "prep"),
+                                 Step("train", "train.py", "train")])
+    run = %aml_debug pipeline submit pipeline --debug train
+    # ... the panel shows 'train' waiting; the debugger is retargeted to it:
+    # turn on the debugger (bug icon) and set breakpoints in train/train.py
+    %aml_debug status
+    %aml_debug logs train --lines 20
+    %aml_debug detach
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import os
 import shlex
 import sys
+import time
 from typing import Any, Callable, Dict, List, Optional
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from .errors import UserError
 
@@ -30,90 +52,282 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad option as IPython's one-line UsageError."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"%aml_debug {self.prog.split()[-1]}: {message}. See %aml_debug?")
+        raise UsageError(f"{self.prog}: {message}. See %aml_debug?")
 
     def exit(self, status: int = 0, message: Optional[str] = None) -> None:  # type: ignore[override]
-        if message:
-            raise UsageError(message.strip())
-        raise UsageError("")
+        raise UsageError((message or "").strip() or f"{self.prog}: see %aml_debug?")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be from 0 (any free port) to 65535, got {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="%aml_debug", add_help=False)
     sub = parser.add_subparsers(dest="subcommand", parser_class=_Parser)
-    attach = sub.add_parser("attach", add_help=False)
+
+    pipeline = sub.add_parser("pipeline", prog="%aml_debug pipeline", add_help=False)
+    psub = pipeline.add_subparsers(dest="action", parser_class=_Parser)
+    submit = psub.add_parser("submit", prog="%aml_debug pipeline submit", add_help=False)
+    submit.add_argument("pipeline", nargs="?", help="a Pipeline in the notebook, or a YAML path")
+    submit.add_argument("--backend")
+    which = submit.add_mutually_exclusive_group()
+    which.add_argument("--debug", help="steps to debug, comma-separated")
+    which.add_argument("--debug-all", action="store_true")
+    submit.add_argument("--experiment")
+    submit.add_argument("--timeout", type=_seconds)
+    submit.add_argument("--port", type=_port, default=0)
+    submit.add_argument("--stop-on-entry", dest="stop_on_entry", action="store_true", default=None)
+    submit.add_argument("--no-stop-on-entry", dest="stop_on_entry", action="store_false")
+    submit.add_argument("--attach", choices=["auto", "manual"])
+    submit.add_argument("--post-mortem", action="store_true")
+    submit.add_argument("--no-panel", action="store_true")
+
+    status = sub.add_parser("status", prog="%aml_debug status", add_help=False)
+    status.add_argument("run", nargs="?")
+
+    logs = sub.add_parser("logs", prog="%aml_debug logs", add_help=False)
+    logs.add_argument("step", nargs="?")
+    logs.add_argument("--run")
+    logs.add_argument("--lines", type=_count)
+    logs.add_argument("--follow", action="store_true")
+
+    attach = sub.add_parser("attach", prog="%aml_debug attach", add_help=False)
     attach.add_argument("target", nargs="?", help="a step of the current run")
     attach.add_argument("--host")
-    attach.add_argument("--port", type=int)
+    attach.add_argument("--port", type=_port)
     attach.add_argument("--local-root")
     attach.add_argument("--remote-root")
-    attach.add_argument("--wait", type=float, default=60.0,
+    attach.add_argument("--wait", type=_seconds, default=60.0,
                         help="seconds to wait for the step to announce its endpoint")
     attach.add_argument("--stop-on-entry", dest="stop_on_entry", action="store_true", default=None)
     attach.add_argument("--no-stop-on-entry", dest="stop_on_entry", action="store_false")
-    sub.add_parser("detach", add_help=False)
+
+    sub.add_parser("detach", prog="%aml_debug detach", add_help=False)
+    cancel = sub.add_parser("cancel", prog="%aml_debug cancel", add_help=False)
+    cancel.add_argument("run", nargs="?")
+    panel = sub.add_parser("panel", prog="%aml_debug panel", add_help=False)
+    panel.add_argument("run", nargs="?")
     return parser
 
 
-def attach_command(args: argparse.Namespace) -> str:
-    from . import bridge
-    from .session import current_run
-
-    if args.target and (args.host or args.port):
-        raise UsageError("%aml_debug attach: give a STEP or --host/--port, not both.")
-    if args.target:
-        run = current_run()
-        run.step(args.target)
-        run.wait_for_endpoint(args.target, timeout=args.wait)
-        target = bridge.target_for_step(run, args.target, stop_on_entry=args.stop_on_entry)
-        left = run.steps[args.target].endpoint.seconds_left()  # type: ignore[union-attr]
-    elif args.host and args.port:
-        target = bridge.target_for_address(args.host, args.port, args.local_root, args.remote_root)
-        left = None
-    else:
-        raise UsageError("%aml_debug attach: name a STEP of the current run, or give --host and --port.")
-    bridge.attach(target)
-    where = "; ".join(f"{m['localRoot']} <-> {m['remoteRoot']}" for m in target.path_mappings) or "no path mapping"
-    deadline = f"; it waits {left:.0f} s more" if left is not None else ""
-    return (f"Debugger retargeted to {target.name} at {target.address} ({where}{deadline}). "
-            "Turn on the debugger (bug icon) for this notebook to debug it.")
-
-
-def detach_command(args: argparse.Namespace) -> str:
-    from . import bridge
-
-    return bridge.detach()
-
-
-COMMANDS: Dict[str, Callable[[argparse.Namespace], Any]] = {
-    "attach": attach_command,
-    "detach": detach_command,
-}
+SUBCOMMANDS = ("pipeline", "status", "logs", "attach", "detach", "cancel", "panel")
 
 
 @magics_class
 class AmlDebugMagics(Magics):
-    @line_magic
-    def aml_debug(self, line: str) -> Any:
-        """Debug Azure ML steps from this notebook. See the module docstring for subcommands."""
+    @line_cell_magic
+    def aml_debug(self, line: str, cell: Optional[str] = None) -> Any:
+        args = self._parse(line)
+        if cell is not None and (args.subcommand, getattr(args, "action", None)) != ("pipeline", "submit"):
+            raise UsageError("%%aml_debug (cell form) only takes 'pipeline submit [options]'.")
+        try:
+            return COMMANDS[args.subcommand](self, args, cell)
+        except UserError as e:
+            print(f"aml_debug: {e}", file=sys.stderr)
+            return None
+
+    @staticmethod
+    def _parse(line: str) -> argparse.Namespace:
         try:
             words: List[str] = shlex.split(line)
         except ValueError as e:
             raise UsageError(f"%aml_debug: cannot parse the line ({e}).") from None
         if not words:
-            raise UsageError("%aml_debug: missing subcommand (one of: " + ", ".join(COMMANDS) + "). See %aml_debug?")
-        if words[0] not in COMMANDS:
-            raise UsageError(f"%aml_debug: unknown subcommand {words[0]!r} (one of: {', '.join(COMMANDS)}).")
+            raise UsageError(f"%aml_debug: missing subcommand (one of: {', '.join(SUBCOMMANDS)}). See %aml_debug?")
+        if words[0] not in SUBCOMMANDS:
+            raise UsageError(f"%aml_debug: unknown subcommand {words[0]!r} (one of: {', '.join(SUBCOMMANDS)}).")
         args = build_parser().parse_args(words)
-        try:
-            result = COMMANDS[args.subcommand](args)
-        except UserError as e:
-            print(f"aml_debug: {e}", file=sys.stderr)
-            return None
-        if isinstance(result, str):
-            print(result)
-            return None
-        return result
+        if args.subcommand == "pipeline" and args.action is None:
+            raise UsageError("%aml_debug pipeline: missing action (submit). See %aml_debug?")
+        return args
+
+    # -- subcommands ---------------------------------------------------------------------
+    def pipeline(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
+        from . import config
+        from .api import submit
+
+        cfg = config.current()
+        target = self._cell_value(cell) if cell is not None else self._resolve_pipeline(args.pipeline)
+        debug: Any = True if args.debug_all else (args.debug.split(",") if args.debug else None)
+        run = submit(target, backend=args.backend or cfg.backend, debug=debug,
+                     timeout=cfg.attach_timeout if args.timeout is None else args.timeout, port=args.port,
+                     stop_on_entry=cfg.stop_on_entry if args.stop_on_entry is None else args.stop_on_entry,
+                     post_mortem=args.post_mortem, experiment=args.experiment)
+        self._follow_up(run, args.attach or cfg.attach_mode, show_panel=cfg.show_panel and not args.no_panel)
+        return run
+
+    def _follow_up(self, run: Any, attach_mode: str, show_panel: bool) -> None:
+        from .bridge import auto_attach
+        from .display import Announcer
+
+        debug_steps = [n for n, s in run.steps.items() if s.debug]
+        if show_panel:
+            from .widgets import show_panel as display_panel
+
+            display_panel(run)
+        if not debug_steps:
+            return
+        announcer = Announcer(f"Run {run.id}: waiting for {', '.join(debug_steps)} to wait for a debugger...")
+        if attach_mode == "auto" and _in_kernel():
+            auto_attach(run, announcer.say)
+        else:
+            run.subscribe(_announce_endpoints(announcer.say))
+
+    def _cell_value(self, cell: str) -> Any:
+        """Run the cell in the notebook's namespace; its last expression is the pipeline."""
+        shell = self.shell
+        tree = ast.parse(shell.transform_cell(cell))
+        if not tree.body or not isinstance(tree.body[-1], ast.Expr):
+            raise UsageError("%%aml_debug pipeline submit: the cell must end with the pipeline to submit "
+                             "(an expression such as `pipeline`).")
+        last = ast.Expression(tree.body.pop().value)
+        ns = shell.user_ns
+        exec(compile(tree, "<aml_debug cell>", "exec"), ns)
+        return eval(compile(last, "<aml_debug cell>", "eval"), ns)
+
+    def _resolve_pipeline(self, name: Optional[str]) -> Any:
+        if not name:
+            raise UsageError("%aml_debug pipeline submit: missing PIPELINE (a Pipeline in the notebook or a YAML path).")
+        ns = self.shell.user_ns
+        if name in ns:
+            return ns[name]
+        if name.endswith((".yml", ".yaml")) or os.path.exists(os.path.expanduser(name)):
+            return name
+        raise UsageError(f"%aml_debug pipeline submit: {name!r} is not defined in the notebook and is not a YAML file.")
+
+    def status(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
+        from .display import RunStatus
+        from .session import find_run
+
+        return RunStatus(find_run(args.run))
+
+    def logs(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
+        from . import config
+        from .display import LogText
+        from .session import find_run
+
+        if not args.step:
+            raise UsageError("%aml_debug logs: name the STEP whose log to show.")
+        run = find_run(args.run)
+        run.step(args.step)
+        lines = run.logs(args.step).splitlines()[-(args.lines or config.current().log_lines):]
+        if not args.follow:
+            return LogText(args.step, lines)
+        for text in lines:
+            print(text)
+        _follow(run, args.step)
+        return None
+
+    def attach(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
+        from . import bridge
+        from .session import current_run
+
+        if args.target and (args.host or args.port):
+            raise UsageError("%aml_debug attach: give a STEP or --host/--port, not both.")
+        if args.target:
+            run = current_run()
+            run.step(args.target)
+            run.wait_for_endpoint(args.target, timeout=args.wait)
+            print(bridge.attach_step(run, args.target, stop_on_entry=args.stop_on_entry))
+        elif args.host and args.port:
+            target = bridge.attach(bridge.target_for_address(args.host, args.port, args.local_root, args.remote_root))
+            where = "; ".join(f"{m['localRoot']} <-> {m['remoteRoot']}" for m in target.path_mappings) or "no path mapping"
+            print(f"Debugger retargeted to {target.address} ({where}). "
+                  "Turn on the debugger (bug icon) for this notebook to debug it.")
+        else:
+            raise UsageError("%aml_debug attach: name a STEP of the current run, or give --host and --port.")
+        return None
+
+    def detach(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
+        from . import bridge
+
+        print(bridge.detach())
+        return None
+
+    def cancel(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
+        from .session import find_run
+
+        run = find_run(args.run)
+        run.cancel()
+        run.wait(timeout=30)
+        print(f"Run {run.id}: {run.status}.")
+        return None
+
+    def panel(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
+        from .session import find_run
+        from .widgets import show_panel
+
+        show_panel(find_run(args.run))
+        return None
 
 
+COMMANDS: Dict[str, Callable[[AmlDebugMagics, argparse.Namespace, Optional[str]], Any]] = {
+    name: getattr(AmlDebugMagics, name) for name in SUBCOMMANDS
+}
 AmlDebugMagics.aml_debug.__doc__ = __doc__
+
+
+def _in_kernel() -> bool:
+    from IPython import get_ipython
+
+    return hasattr(get_ipython(), "kernel")
+
+
+def _announce_endpoints(say: Callable[[str], None]) -> Callable[[Any], None]:
+    from .events import EndpointFound
+
+    def on_event(event: Any) -> None:
+        if isinstance(event, EndpointFound):
+            ep = event.endpoint
+            say(f"Step '{ep.step}' waits for a debugger at {ep.address}: %aml_debug attach {ep.step}")
+
+    return on_event
+
+
+def _follow(run: Any, step: str, poll: float = 0.25) -> None:
+    """Print the step's new log lines until it ends (interrupt the cell to stop earlier)."""
+    from .events import LogLine
+
+    pending: List[str] = []
+    unsubscribe = run.subscribe(lambda e: pending.append(e.text) if isinstance(e, LogLine) and e.step == step else None)
+    try:
+        while True:
+            while pending:
+                print(pending.pop(0))
+            if run.steps[step].status in ("Completed", "Failed", "Canceled") or run.done:
+                time.sleep(poll)  # the tailer's last lines
+                while pending:
+                    print(pending.pop(0))
+                return
+            time.sleep(poll)
+    except KeyboardInterrupt:
+        return
+    finally:
+        unsubscribe()

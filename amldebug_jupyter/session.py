@@ -11,7 +11,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Deque, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, List, Optional
 
 from .endpoints import Endpoint
 from .errors import AttachTimeout, BackendError, UserError
@@ -33,6 +33,8 @@ class DebugOptions:
     port: int = 0
     stop_on_entry: bool = True
     post_mortem: bool = False
+    experiment: str = ""
+    """Groups runs (the Azure ML experiment; the local backend's run-id prefix)."""
 
 
 @dataclass
@@ -54,6 +56,7 @@ class StepState:
 
 
 _current: Optional["DebugRun"] = None
+_runs: Dict[str, "DebugRun"] = {}
 
 
 def current_run() -> "DebugRun":
@@ -63,9 +66,23 @@ def current_run() -> "DebugRun":
     return _current
 
 
+def find_run(run_id: Optional[str] = None) -> "DebugRun":
+    """A run of this session by id (a unique prefix will do), or the current one."""
+    if not run_id:
+        return current_run()
+    if run_id in _runs:
+        return _runs[run_id]
+    matches = [r for rid, r in _runs.items() if rid.startswith(run_id)]
+    if len(matches) == 1:
+        return matches[0]
+    known = ", ".join(_runs) or "none yet"
+    raise UserError(f"No run {run_id!r} in this session (runs: {known}).")
+
+
 def set_current_run(run: "DebugRun") -> None:
     global _current
     _current = run
+    _runs[run.id] = run
 
 
 class DebugRun:
@@ -86,6 +103,16 @@ class DebugRun:
 
     def __repr__(self) -> str:
         return f"<DebugRun {self.id} {self.status} steps={[f'{s.name}:{s.status}' for s in self.steps.values()]}>"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Dict[str, str]:
+        from .display import RunStatus
+
+        return RunStatus(self)._repr_mimebundle_(include, exclude)
+
+    @property
+    def elapsed(self) -> float:
+        end = max((s.finished_at or 0.0) for s in self.steps.values()) if self.done else time.time()
+        return max(0.0, end - self.submitted_at)
 
     # -- state -------------------------------------------------------------------------
     @property

@@ -1,62 +1,122 @@
-"""%aml_debug in a real InteractiveShell: parsing, dispatch and one-line errors."""
+"""%aml_debug in a real InteractiveShell: parsing, dispatch, rich results and one-line errors."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
-from IPython.core.error import UsageError
 from IPython import get_ipython
+from IPython.core.error import UsageError
 from IPython.testing.globalipapp import start_ipython
 
-from amldebug_jupyter import session
-
+from amldebug_jupyter import Pipeline, Step, session
+from conftest import write
 
 @pytest.fixture
-def ip() -> Iterator:
+def ip(tmp_path: Path) -> Iterator:
     shell = start_ipython() or get_ipython()
     shell.extension_manager.load_extension("amldebug_jupyter")
     session._current = None
+    session._runs.clear()
+    src = write(tmp_path / "proj" / "train" / "train.py", "print('train says hi')\nfor i in range(3):\n    print('line', i)\n").parent
+    write(tmp_path / "proj" / "prep" / "prep.py", "print('prep ran')\n")
+    shell.user_ns["pipeline"] = Pipeline("p", [Step("prep", "prep.py", src.parent / "prep"),
+                                               Step("train", "train.py", src)])
+    shell.user_ns["number"] = 42
+    shell.run_line_magic("config", "AmlDebugConfig.show_panel = False")
     yield shell
+    shell.run_line_magic("config", "AmlDebugConfig.show_panel = True")
     session._current = None
 
-
-@pytest.mark.parametrize("line, message", [
+BAD_INPUT = [
     ("", "missing subcommand"),
     ("frobnicate", "unknown subcommand 'frobnicate'"),
+    ("pipeline", "missing action (submit)"),
+    ("pipeline submit", "missing PIPELINE"),
+    ("pipeline submit nosuchname", "'nosuchname' is not defined in the notebook and is not a YAML file"),
+    ("pipeline submit number", "Expected an amldebug_jupyter.Pipeline or a YAML path, got int"),
+    ("pipeline submit pipeline --timeout soon", "argument --timeout: expected a number of seconds, got 'soon'"),
+    ("pipeline submit pipeline --timeout -5", "argument --timeout: must be a number of seconds >= 0, got '-5'"),
+    ("pipeline submit pipeline --debug evaluate", "No step named 'evaluate' in pipeline 'p' (steps: prep, train)."),
+    ("pipeline submit pipeline --port 99999", "argument --port: must be from 0"),
+    ("pipeline submit pipeline --attach sometimes", "argument --attach: invalid choice"),
+    ("pipeline submit pipeline --debug train --debug-all", "not allowed with argument"),
     ("attach", "name a STEP of the current run, or give --host and --port"),
-    ("attach --port notanumber", "argument --port: invalid int value"),
+    ("attach train", "No run yet: submit a pipeline first"),
+    ("attach --port notanumber", "argument --port: expected a port number"),
     ("attach train --host h --port 1", "give a STEP or --host/--port, not both"),
     ("attach 'unclosed", "cannot parse the line"),
-])
-def test_usage_errors_are_one_line(ip, line: str, message: str) -> None:
-    with pytest.raises(UsageError) as err:
-        ip.run_line_magic("aml_debug", line)
-    assert message in str(err.value) and "\n" not in str(err.value)
+    ("logs", "name the STEP whose log to show"),
+    ("logs train", "No run yet"),
+    ("logs train --lines 0", "argument --lines: must be > 0"),
+    ("cancel", "No run yet"),
+    ("status nosuchrun", "No run 'nosuchrun' in this session"),
+    ("detach", "needs a Jupyter kernel"),
+]
 
+@pytest.mark.parametrize("line, message", BAD_INPUT)
+def test_bad_input_is_one_line(ip, capsys, line: str, message: str) -> None:
+    try:
+        result = ip.run_line_magic("aml_debug", line)
+    except UsageError as e:
+        text = str(e)
+    else:
+        assert result is None
+        text = capsys.readouterr().err
+        assert text.startswith("aml_debug: ")
+    assert message in text, text
+    assert text.strip().count("\n") == 0
+    assert ip.run_line_magic("aml_debug", "status nosuchrun") is None  # still usable
+    capsys.readouterr()
 
-@pytest.mark.parametrize("line, message", [
-    ("attach train", "aml_debug: No run yet: submit a pipeline first"),
-    ("detach", "aml_debug: Attaching JupyterLab's debugger needs a Jupyter kernel"),
-    ("attach --host 127.0.0.1 --port 5678 --local-root /x", "aml_debug: Give both --local-root and --remote-root"),
-])
-def test_user_errors_print_one_line_without_traceback(ip, capsys, line: str, message: str) -> None:
-    assert ip.run_line_magic("aml_debug", line) is None
-    err = capsys.readouterr().err
-    assert err.startswith(message) and err.count("\n") == 1
+def test_submit_status_logs_cancel(ip, capsys) -> None:
+    run = ip.run_line_magic("aml_debug", "pipeline submit pipeline --experiment exp1")
+    assert run.id.startswith("exp1_")
+    assert run.wait(30) == "Completed"
+    status = ip.run_line_magic("aml_debug", "status")
+    bundle = status._repr_mimebundle_()
+    assert "<table>" in bundle["text/html"] and "<td style='text-align:left'>train</td>" in bundle["text/html"]
+    assert "train" in bundle["text/plain"].splitlines()[3] and "Completed" in bundle["text/plain"]
+    logs = ip.run_line_magic("aml_debug", "logs train --lines 2")
+    assert repr(logs) == "line 1\nline 2"
+    ip.run_line_magic("aml_debug", "cancel")
+    assert "already ended (Completed); nothing to cancel" in capsys.readouterr().err
 
+def test_yaml_path_and_cell_form(ip, tmp_path: Path) -> None:
+    spec = write(tmp_path / "proj" / "p.yaml", "name: y\nsteps:\n  - {name: train, script: train.py, source_directory: train}\n")
+    run = ip.run_line_magic("aml_debug", f"pipeline submit {spec}")
+    assert run.wait(30) == "Completed" and list(run.steps) == ["train"]
+    cell = f"from amldebug_jupyter import Pipeline, Step\nsteps = [Step('t2', 'train.py', {str(tmp_path / 'proj' / 'train')!r})]\nPipeline('cell', steps)\n"
+    run2 = ip.run_cell_magic("aml_debug", "pipeline submit --timeout 5", cell)
+    assert run2.pipeline.name == "cell" and run2.wait(30) == "Completed"
+    assert ip.user_ns["steps"][0].name == "t2"  # the cell ran in the notebook's namespace
+    with pytest.raises(UsageError, match="must end with the pipeline"):
+        ip.run_cell_magic("aml_debug", "pipeline submit", "x = 1\n")
+    with pytest.raises(UsageError, match="only takes 'pipeline submit"):
+        ip.run_cell_magic("aml_debug", "status", "pipeline\n")
 
-def test_attach_to_an_unknown_step_of_the_current_run(ip, capsys, tmp_path: Path) -> None:
-    from amldebug_jupyter import Pipeline, Step, submit
+def test_manual_attach_announces_the_endpoint(ip, tmp_path: Path, capsys) -> None:
 
-    (tmp_path / "train.py").write_text("pass\n")
-    run = submit(Pipeline("p", [Step("train", "train.py", tmp_path)]))
+    run = ip.run_line_magic("aml_debug", "pipeline submit pipeline --debug train --timeout 1 --attach manual")
+    run.wait_for_endpoint("train", timeout=30)
     run.wait(30)
-    ip.run_line_magic("aml_debug", "attach evaluate")
-    assert capsys.readouterr().err == f"aml_debug: No step named 'evaluate' in run {run.id} (steps: train).\n"
+    out = capsys.readouterr().out
+    assert "Run " + run.id + ": waiting for train" in out
+    assert "waits for a debugger at 127.0.0.1:" in out and "%aml_debug attach train" in out
 
+def test_config_defaults_apply(ip) -> None:
+    ip.run_line_magic("config", "AmlDebugConfig.attach_timeout = 7")
+    ip.run_line_magic("config", "AmlDebugConfig.stop_on_entry = False")
+    try:
+        run = ip.run_line_magic("aml_debug", "pipeline submit pipeline")
+        assert (run.options.timeout, run.options.stop_on_entry) == (7.0, False)
+        run.wait(30)
+    finally:
+        ip.run_line_magic("config", "AmlDebugConfig.attach_timeout = 300")
+        ip.run_line_magic("config", "AmlDebugConfig.stop_on_entry = True")
 
 def test_help_shows_usage_with_examples(ip) -> None:
     doc = ip.find_line_magic("aml_debug").__doc__
-    assert "%aml_debug attach STEP" in doc and "Examples" in doc
+    assert "%aml_debug pipeline submit PIPELINE" in doc and "Examples" in doc and "%aml_debug logs STEP" in doc

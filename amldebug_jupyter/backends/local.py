@@ -79,7 +79,7 @@ class LocalBackend:
     # -- submit --------------------------------------------------------------------------
     def submit(self, pipeline: Pipeline, options: DebugOptions) -> DebugRun:
         runs_root = (amldebug_home() / "runs").resolve()
-        run_id = new_run_id(pipeline.name)
+        run_id = new_run_id(options.experiment or pipeline.name)
         run_dir = runs_root / run_id
         states: Dict[str, StepState] = {}
         for step in pipeline.steps:

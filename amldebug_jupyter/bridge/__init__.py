@@ -9,8 +9,9 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence
 
 from ..dap import first_statement_line
 from ..errors import UserError
@@ -19,8 +20,8 @@ from .remote import BridgeTimeouts, RemoteSession, Target
 if TYPE_CHECKING:  # pragma: no cover
     from ..session import DebugRun
 
-__all__ = ["BridgeTimeouts", "RemoteSession", "Target", "attach", "detach", "target_for_step",
-           "target_for_address", "to_local_path"]
+__all__ = ["BridgeTimeouts", "RemoteSession", "Target", "attach", "attach_step", "auto_attach", "detach",
+           "target_for_step", "target_for_address", "to_local_path"]
 
 
 def to_local_path(remote_path: str, path_mappings: Sequence[Dict[str, str]]) -> Optional[str]:
@@ -80,3 +81,39 @@ def detach() -> str:
     from .kernel import current_bridge
 
     return current_bridge().detach()
+
+
+def attach_step(run: "DebugRun", step: str, stop_on_entry: Optional[bool] = None) -> str:
+    """Retarget the kernel's debugger at a step that announced its endpoint; returns what to tell the user."""
+    target = attach(target_for_step(run, step, stop_on_entry))
+    where = "; ".join(f"{m['localRoot']} <-> {m['remoteRoot']}" for m in target.path_mappings) or "no path mapping"
+    endpoint = run.steps[step].endpoint
+    left = endpoint.seconds_left() if endpoint is not None else None
+    deadline = f"; it waits {left:.0f} s more" if left is not None else ""
+    return (f"Debugger retargeted to {target.name} at {target.address} ({where}{deadline}). "
+            "Turn on the debugger (bug icon) for this notebook to debug it.")
+
+
+def auto_attach(run: "DebugRun", announce: Callable[[str], None]) -> Callable[[], None]:
+    """Retarget the debugger at the first step of ``run`` that waits for one; returns an unsubscribe."""
+    from ..events import EndpointFound
+
+    claimed = threading.Event()
+
+    def attach_in_background(step: str) -> None:
+        try:
+            announce(attach_step(run, step))
+        except UserError as e:
+            announce(f"Step '{step}' waits for a debugger, but it could not be attached: {e}")
+
+    def on_event(event: object) -> None:
+        if isinstance(event, EndpointFound) and not claimed.is_set():
+            claimed.set()  # never block the tailer thread that delivers events
+            threading.Thread(target=attach_in_background, args=(event.endpoint.step,), daemon=True).start()
+
+    unsubscribe = run.subscribe(on_event)
+    for state in run.steps.values():
+        if state.endpoint is not None:
+            on_event(EndpointFound(state.endpoint))
+            break
+    return unsubscribe

@@ -1,0 +1,99 @@
+"""Rich results: HTML in JupyterLab, plain text in terminal IPython (``_repr_mimebundle_``)."""
+
+from __future__ import annotations
+
+import html
+import time
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .session import DebugRun
+
+
+def _countdown(seconds: Optional[float]) -> str:
+    if seconds is None:
+        return ""
+    return f"{int(seconds) // 60}:{int(seconds) % 60:02d} left" if seconds > 0 else "expired"
+
+
+def step_rows(run: "DebugRun", now: Optional[float] = None) -> List[Dict[str, str]]:
+    """One row per step: what the status table and the panel both show."""
+    now = time.time() if now is None else now
+    rows = []
+    for s in run.steps.values():
+        ep = s.endpoint
+        waiting = ep is not None and s.status == "Running"
+        rows.append({
+            "name": s.name,
+            "step": s.name + (" (debug)" if s.debug else ""),
+            "status": s.status,
+            "endpoint": ep.address if ep else ("" if not s.error else "error"),
+            "attach": _countdown(ep.seconds_left(now)) if waiting and ep is not None else "",
+            "note": s.error or "",
+        })
+    return rows
+
+
+class RunStatus:
+    """A snapshot of a run's state; ``%aml_debug status`` returns one."""
+
+    COLUMNS = ("step", "status", "endpoint", "attach", "note")
+
+    def __init__(self, run: "DebugRun") -> None:
+        self.run_id, self.status, self.backend = run.id, run.status, run.backend.name
+        self.elapsed = run.elapsed
+        self.rows = step_rows(run)
+        self.location = str(run.run_dir) if run.run_dir else ""
+
+    def headline(self) -> str:
+        return f"Run {self.run_id} ({self.backend}): {self.status}, {self.elapsed:.0f} s"
+
+    def __repr__(self) -> str:
+        widths = {c: max(len(c), *(len(r[c]) for r in self.rows)) for c in self.COLUMNS}
+        lines = [self.headline(), "  ".join(c.ljust(widths[c]) for c in self.COLUMNS).rstrip()]
+        lines += ["  ".join(r[c].ljust(widths[c]) for c in self.COLUMNS).rstrip() for r in self.rows]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th style='text-align:left'>{c}</th>" for c in self.COLUMNS)
+        body = "".join("<tr>" + "".join(f"<td style='text-align:left'>{html.escape(r[c])}</td>" for c in self.COLUMNS)
+                       + "</tr>" for r in self.rows)
+        return (f"<div class='amldebug-status'><b>{html.escape(self.headline())}</b>"
+                f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Dict[str, str]:
+        return {"text/plain": repr(self), "text/html": self._repr_html_()}
+
+
+class LogText:
+    """The last lines of a step's log, shown as preformatted text."""
+
+    def __init__(self, step: str, lines: List[str]) -> None:
+        self.step, self.lines = step, lines
+
+    def __repr__(self) -> str:
+        return "\n".join(self.lines)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Dict[str, str]:
+        text = "\n".join(self.lines)
+        return {"text/plain": text, "text/html": f"<pre class='amldebug-log'>{html.escape(text)}</pre>"}
+
+
+class Announcer:
+    """One line in the cell that started something, updated later from background threads."""
+
+    def __init__(self, text: str = "") -> None:
+        from IPython.display import display
+
+        self._text = text
+        self._handle = display(self._bundle(), raw=True, display_id=True)
+
+    def _bundle(self) -> Dict[str, str]:
+        return {"text/plain": self._text}
+
+    def say(self, text: str) -> None:
+        self._text = text
+        if self._handle is not None:
+            self._handle.update(self._bundle(), raw=True)
+        else:  # terminal IPython: no display ids
+            print(text)
