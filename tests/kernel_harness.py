@@ -29,6 +29,7 @@ class LabFrontend:
         self.events: List[Message] = []
         self._claimed: set = set()
         self.streams: List[str] = []
+        self.displays: List[str] = []
 
     # -- iopub ---------------------------------------------------------------------------
     def pump(self, timeout: float = 0.0) -> None:
@@ -47,6 +48,8 @@ class LabFrontend:
                 self.streams.append(msg["content"]["text"])
             elif kind == "error":
                 self.streams.append("\n".join(msg["content"]["traceback"]))
+            elif kind in ("display_data", "update_display_data", "execute_result"):
+                self.displays.append(msg["content"]["data"].get("text/plain", ""))
 
     def wait_event(self, name: str, timeout: float = 20, where: Callable[[Message], bool] = lambda e: True) -> Message:
         deadline = time.monotonic() + timeout
@@ -58,6 +61,16 @@ class LabFrontend:
             if time.monotonic() > deadline:
                 raise AssertionError(f"no {name!r} event in {timeout} s; got {[e.get('event') for e in self.events]}")
             self.pump(0.05)
+
+    def wait_display(self, text: str, timeout: float = 30) -> str:
+        """Wait until some cell shows ``text`` (a display or an update of one)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for shown in self.displays:
+                if text in shown:
+                    return shown
+            self.pump(0.05)
+        raise AssertionError(f"nothing displayed {text!r} in {timeout} s; displays: {self.displays[-5:]}")
 
     def output(self) -> str:
         self.pump(0.1)
