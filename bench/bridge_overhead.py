@@ -15,9 +15,8 @@ Bridge: a real ipykernel (``tests/kernel_harness.py``) with ``%load_ext amldebug
 pipeline is submitted inside the kernel, ``%aml_debug attach train`` retargets its debugger and
 ``LabFrontend.toggle_on`` replays JupyterLab 4's toggle sequence; each ``next`` is a
 ``debug_request`` on the control channel (``LabFrontend.request``) followed by waiting for the
-``stopped`` ``debug_event`` on iopub (``LabFrontend.wait_event``). The frontend used here
-reads iopub as messages arrive (as JupyterLab's websocket does) instead of the harness's
-fixed 50 ms iopub polling slices, which alone would add up to 50 ms to every step.
+``stopped`` ``debug_event`` on iopub (``LabFrontend.wait_event``). The harness reads iopub
+as messages arrive, as JupyterLab's websocket does.
 
 Each variant does a few untimed warm-up steps, then the timed ones. The ratio of the median
 step times (bridge/direct) is the cost of the kernel hop over a bare DAP session
@@ -32,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import queue
 import secrets
 import signal
 import statistics
@@ -40,10 +38,9 @@ import sys
 import tempfile
 import textwrap
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from amldebug_jupyter import Pipeline, Step, submit
 from amldebug_jupyter.dap import DapClient, attach
@@ -128,40 +125,6 @@ def time_direct(srcdir: Path, line: int, steps: int, warmup: int) -> List[Sample
 
 
 # -- bridge ----------------------------------------------------------------------------------------
-class PromptFrontend(LabFrontend):
-    """The harness's frontend, reading iopub as messages arrive.
-
-    ``LabFrontend.pump(t)`` always listens for the whole ``t``, so ``wait_event`` answers in
-    50 ms slices; JupyterLab handles each websocket message when it arrives. Returns as soon
-    as something arrived and iopub is drained (or ``timeout`` passed with nothing).
-    """
-
-    def pump(self, timeout: float = 0.0) -> None:
-        deadline = time.monotonic() + timeout
-        got = False
-        while True:
-            left = 0.0 if got else max(0.0, deadline - time.monotonic())
-            try:
-                msg = self.kc.iopub_channel.get_msg(timeout=left)
-            except queue.Empty:
-                return
-            got = True
-            kind = msg["header"]["msg_type"]
-            if kind == "debug_event":
-                self.events.append(msg["content"])
-            elif kind == "stream":
-                self.streams.append(msg["content"]["text"])
-            elif kind == "error":
-                self.streams.append("\n".join(msg["content"]["traceback"]))
-
-
-@contextmanager
-def kernel_frontend(env: Dict[str, str], prompt: bool) -> Iterator[LabFrontend]:
-    """``lab_kernel(env)`` (started, then shut down), driven by a :class:`PromptFrontend` when ``prompt``."""
-    with lab_kernel(env) as lab:
-        yield PromptFrontend(lab.km, lab.kc) if prompt else lab
-
-
 def run_cell(lab: LabFrontend, code: str, expect: str = "") -> str:
     """Execute ``code`` in the kernel; its new output, checked for ``expect``."""
     before = len(lab.streams)
@@ -192,11 +155,10 @@ def bridge_line(lab: LabFrontend, thread: int) -> int:
     return rep["body"]["stackFrames"][0]["line"]
 
 
-def time_bridge(srcdir: Path, line: int, steps: int, warmup: int, env: Dict[str, str],
-                prompt: bool = True) -> List[Sample]:
+def time_bridge(srcdir: Path, line: int, steps: int, warmup: int, env: Dict[str, str]) -> List[Sample]:
     """``steps`` timed ``next`` round trips from a JupyterLab-like frontend through the kernel bridge."""
     train_py = srcdir / "train.py"
-    with kernel_frontend(env, prompt) as lab:
+    with lab_kernel(env) as lab:
         run_cell(lab, "%load_ext amldebug_jupyter")
         run_cell(lab, textwrap.dedent(f"""
             from amldebug_jupyter import Pipeline, Step, submit
@@ -263,7 +225,7 @@ def write_sources(root: Path) -> Path:
     return srcdir
 
 
-def measure(steps: int, warmup: int, prompt: bool) -> Tuple[List[Sample], List[Sample]]:
+def measure(steps: int, warmup: int) -> Tuple[List[Sample], List[Sample]]:
     """Direct, then bridge, in one temp AMLDEBUG_HOME; every process we started is gone after."""
     with tempfile.TemporaryDirectory(prefix="amldebug-bench-bridge-") as tmp:
         root = Path(tmp)
@@ -277,7 +239,7 @@ def measure(steps: int, warmup: int, prompt: bool) -> Tuple[List[Sample], List[S
             line = marked_line(srcdir / "train.py")
             direct = time_direct(srcdir, line, steps, warmup)
             note(sweep(tag), "direct")
-            bridge = time_bridge(srcdir, line, steps, warmup, {"TMPDIR": str(kernel_tmp)}, prompt)
+            bridge = time_bridge(srcdir, line, steps, warmup, {"TMPDIR": str(kernel_tmp)})
             note(sweep(tag), "bridge")
         finally:
             sweep(tag, grace=0)
@@ -318,8 +280,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200, help="timed next round trips per variant (default 200)")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first (default 5)")
-    parser.add_argument("--harness-pump", action="store_true",
-                        help="keep the harness's 50 ms iopub polling slices (shows what they cost)")
     args = parser.parse_args(argv)
     if args.steps < 2 or args.warmup < 0:
         parser.error("--steps must be >= 2 and --warmup >= 0")
@@ -327,7 +287,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     t0 = time.perf_counter()
     print(f"bridge overhead: {args.steps} next round trips (+{args.warmup} warm-up) per variant, "
           f"python {sys.version.split()[0]}")
-    direct, bridge = measure(args.steps, args.warmup, prompt=not args.harness_pump)
+    direct, bridge = measure(args.steps, args.warmup)
     describe("direct", direct)
     describe("bridge", bridge)
     d_med, b_med = statistics.median(s.stopped for s in direct), statistics.median(s.stopped for s in bridge)

@@ -33,14 +33,14 @@ class LabFrontend:
 
     # -- iopub ---------------------------------------------------------------------------
     def pump(self, timeout: float = 0.0) -> None:
-        deadline = time.monotonic() + timeout
+        """Handle iopub: wait up to ``timeout`` for a message, then take what is queued (as a websocket would)."""
+        wait = timeout
         while True:
             try:
-                msg = self.kc.iopub_channel.get_msg(timeout=max(0.0, min(0.05, deadline - time.monotonic())))
+                msg = self.kc.iopub_channel.get_msg(timeout=wait)
             except queue.Empty:
-                if time.monotonic() >= deadline:
-                    return
-                continue
+                return
+            wait = 0
             kind = msg["header"]["msg_type"]
             if kind == "debug_event":
                 self.events.append(msg["content"])

@@ -190,11 +190,12 @@ def test_another_client_already_attached(lab: LabFrontend, train_py: Path) -> No
 
     submit_and_attach(lab, train_py)
     lab.streams.clear()
-    lab.execute("e = run.steps['train'].endpoint; print('AT', e.host, e.port)")
-    host, port = lab.output().split("AT", 1)[1].split()[:2]
+    lab.execute("e = run.steps['train'].endpoint; print('AT', e.host, e.port, e.remote_root)")
+    host, port, remote_root = lab.output().split("AT", 1)[1].split()[:3]
     with DapClient(host, int(port)) as vscode:
         attach(vscode, breakpoints={str(train_py): [line_of(train_py, "loop breakpoint")]},
-               path_mappings=[{"localRoot": str(train_py.parent), "remoteRoot": str(train_py.parent)}])
+               path_mappings=[{"localRoot": str(train_py.parent), "remoteRoot": remote_root}])
+        vscode.wait_for_event("stopped", 20)  # VS Code holds the step
         replies = lab.toggle_on()
         failed = replies.get("attach") or replies["initialize"]
         assert failed["success"] is False

@@ -81,6 +81,8 @@ def test_submit_status_logs_cancel(ip, capsys) -> None:
     assert "train" in bundle["text/plain"].splitlines()[3] and "Completed" in bundle["text/plain"]
     logs = ip.run_line_magic("aml_debug", "logs train --lines 2")
     assert repr(logs) == "line 1\nline 2"
+    ip.run_line_magic("aml_debug", "logs evaluate")
+    assert capsys.readouterr().err == f"aml_debug: No step named 'evaluate' in run {run.id} (steps: prep, train).\n"
     ip.run_line_magic("aml_debug", "cancel")
     assert "already ended (Completed); nothing to cancel" in capsys.readouterr().err
 
