@@ -5,24 +5,26 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Iterable, Optional, Union
+from typing import Any, Iterable, Optional, Union
 
 from .backends import get_backend
 from .errors import UserError
 from .session import DebugOptions, DebugRun, set_current_run
-from .spec import Pipeline
+from .spec import Pipeline, from_azureml, is_azureml_object
 
 PipelineLike = Union[Pipeline, str, "os.PathLike[str]"]
 
 
 def as_pipeline(pipeline: PipelineLike) -> Pipeline:
-    """Accept a :class:`Pipeline` or the path of a YAML spec."""
+    """Accept a :class:`Pipeline`, the path of a YAML spec, or azureml v1 steps/pipeline."""
     if isinstance(pipeline, Pipeline):
         return pipeline
     if isinstance(pipeline, (str, os.PathLike)):
         return Pipeline.from_yaml(Path(pipeline))
+    if is_azureml_object(pipeline):
+        return from_azureml(pipeline)
     raise UserError(
-        f"Expected an amldebug_jupyter.Pipeline or a YAML path, got {type(pipeline).__name__}."
+        f"Expected an amldebug_jupyter.Pipeline, a YAML path, or azureml steps, got {type(pipeline).__name__}."
     )
 
 
@@ -36,7 +38,7 @@ def _check_options(timeout: float, port: int) -> None:
 def submit(pipeline: PipelineLike, backend: str = "local",
            debug: Union[None, bool, str, Iterable[str]] = None, timeout: float = 300,
            port: int = 0, stop_on_entry: bool = True, post_mortem: bool = False,
-           experiment: Optional[str] = None) -> DebugRun:
+           experiment: Optional[str] = None, workspace: Any = None, seed_args: bool = False) -> DebugRun:
     """Submit ``pipeline``; its debug steps wait up to ``timeout`` s for a debugger.
 
     Parameters
@@ -51,6 +53,9 @@ def submit(pipeline: PipelineLike, backend: str = "local",
     post_mortem : on an unhandled exception, wait (``timeout`` s) for a debugger at the
         failing frame.
     experiment : groups runs (Azure ML experiment name; the local run id's prefix).
+    workspace : the azureml ``Workspace`` (default: ``Workspace.from_config()``).
+    seed_args : Azure: drive scripts already instrumented the seed way (``--remote_debug ...``)
+        by adding those arguments instead of wrapping them in the debug entry.
 
     Returns
     -------
@@ -61,6 +66,6 @@ def submit(pipeline: PipelineLike, backend: str = "local",
     spec.validate()
     options = DebugOptions(timeout=float(timeout), port=port, stop_on_entry=bool(stop_on_entry),
                            post_mortem=bool(post_mortem), experiment=experiment or "")
-    run = get_backend(backend).submit(spec, options)
+    run = get_backend(backend, workspace=workspace, seed_args=seed_args).submit(spec, options)
     set_current_run(run)
     return run

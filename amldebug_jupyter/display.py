@@ -44,13 +44,15 @@ class RunStatus:
         self.elapsed = run.elapsed
         self.rows = step_rows(run)
         self.location = str(run.run_dir) if run.run_dir else ""
+        self.portal_url = run.portal_url
 
     def headline(self) -> str:
         return f"Run {self.run_id} ({self.backend}): {self.status}, {self.elapsed:.0f} s"
 
     def __repr__(self) -> str:
         widths = {c: max(len(c), *(len(r[c]) for r in self.rows)) for c in self.COLUMNS}
-        lines = [self.headline(), "  ".join(c.ljust(widths[c]) for c in self.COLUMNS).rstrip()]
+        lines = [self.headline() + (f"\n{self.portal_url}" if self.portal_url else ""),
+                 "  ".join(c.ljust(widths[c]) for c in self.COLUMNS).rstrip()]
         lines += ["  ".join(r[c].ljust(widths[c]) for c in self.COLUMNS).rstrip() for r in self.rows]
         return "\n".join(lines)
 
@@ -58,7 +60,9 @@ class RunStatus:
         head = "".join(f"<th style='text-align:left'>{c}</th>" for c in self.COLUMNS)
         body = "".join("<tr>" + "".join(f"<td style='text-align:left'>{html.escape(r[c])}</td>" for c in self.COLUMNS)
                        + "</tr>" for r in self.rows)
-        return (f"<div class='amldebug-status'><b>{html.escape(self.headline())}</b>"
+        link = (f" <a href='{html.escape(self.portal_url)}' target='_blank'>open in Azure ML studio</a>"
+                if self.portal_url else "")
+        return (f"<div class='amldebug-status'><b>{html.escape(self.headline())}</b>{link}"
                 f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Dict[str, str]:

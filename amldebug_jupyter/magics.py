@@ -2,9 +2,9 @@
 
 Usage::
 
-    %aml_debug pipeline submit PIPELINE [--backend local] [--debug STEP[,STEP] | --debug-all]
+    %aml_debug pipeline submit PIPELINE [--backend local|azureml] [--debug STEP[,STEP] | --debug-all]
               [--experiment NAME] [--timeout SECONDS] [--port PORT] [--[no-]stop-on-entry]
-              [--attach auto|manual] [--post-mortem] [--no-panel]
+              [--attach auto|manual] [--post-mortem] [--no-panel] [--workspace WS] [--seed-args]
     %%aml_debug pipeline submit [same options]    (the cell builds the pipeline; its last
                                                    expression is submitted)
     %aml_debug status [RUN]
@@ -14,9 +14,11 @@ Usage::
     %aml_debug detach
     %aml_debug cancel [RUN]
     %aml_debug panel [RUN]
+    %aml_debug launch-json STEP [--path .vscode/launch.json]    (for VS Code users)
 
-PIPELINE is a name in the notebook bound to an ``amldebug_jupyter.Pipeline``, or the path of
-a YAML pipeline. Defaults come from ``%config AmlDebugConfig`` (e.g.
+PIPELINE is a name in the notebook bound to an ``amldebug_jupyter.Pipeline``, an azureml v1
+``Pipeline`` or a list of ``PythonScriptStep``, or the path of a YAML pipeline. WS is a name
+bound to an azureml ``Workspace`` (default: ``Workspace.from_config()``). Defaults come from ``%config AmlDebugConfig`` (e.g.
 ``%config AmlDebugConfig.attach_timeout = 600``).
 
 Examples::
@@ -108,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--attach", choices=["auto", "manual"])
     submit.add_argument("--post-mortem", action="store_true")
     submit.add_argument("--no-panel", action="store_true")
+    submit.add_argument("--workspace", help="a Workspace in the notebook (azureml backend)")
+    submit.add_argument("--seed-args", action="store_true",
+                        help="azureml: pass the seed document's --remote_debug arguments instead of wrapping")
 
     status = sub.add_parser("status", prog="%aml_debug status", add_help=False)
     status.add_argument("run", nargs="?")
@@ -134,10 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("run", nargs="?")
     panel = sub.add_parser("panel", prog="%aml_debug panel", add_help=False)
     panel.add_argument("run", nargs="?")
+    launch = sub.add_parser("launch-json", prog="%aml_debug launch-json", add_help=False)
+    launch.add_argument("step", nargs="?")
+    launch.add_argument("--run")
+    launch.add_argument("--path", default=".vscode/launch.json")
     return parser
 
 
-SUBCOMMANDS = ("pipeline", "status", "logs", "attach", "detach", "cancel", "panel")
+SUBCOMMANDS = ("pipeline", "status", "logs", "attach", "detach", "cancel", "panel", "launch-json")
 
 
 @magics_class
@@ -176,10 +185,18 @@ class AmlDebugMagics(Magics):
         cfg = config.current()
         target = self._cell_value(cell) if cell is not None else self._resolve_pipeline(args.pipeline)
         debug: Any = True if args.debug_all else (args.debug.split(",") if args.debug else None)
+        workspace = None
+        if args.workspace:
+            if args.workspace not in self.shell.user_ns:
+                raise UsageError(f"%aml_debug pipeline submit: --workspace {args.workspace!r} is not defined in the notebook.")
+            workspace = self.shell.user_ns[args.workspace]
         run = submit(target, backend=args.backend or cfg.backend, debug=debug,
                      timeout=cfg.attach_timeout if args.timeout is None else args.timeout, port=args.port,
                      stop_on_entry=cfg.stop_on_entry if args.stop_on_entry is None else args.stop_on_entry,
-                     post_mortem=args.post_mortem, experiment=args.experiment)
+                     post_mortem=args.post_mortem, experiment=args.experiment, workspace=workspace,
+                     seed_args=args.seed_args)
+        for note in run.notes:
+            print(note)
         self._follow_up(run, args.attach or cfg.attach_mode, show_panel=cfg.show_panel and not args.no_panel)
         return run
 
@@ -288,8 +305,23 @@ class AmlDebugMagics(Magics):
         return None
 
 
+    def launch_json(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
+        from .launchjson import write_attach_config
+        from .session import find_run
+
+        if not args.step:
+            raise UsageError("%aml_debug launch-json: name the STEP to write an attach configuration for.")
+        run = find_run(args.run)
+        endpoint = run.step(args.step).endpoint
+        if endpoint is None:
+            raise UserError(f"Step '{args.step}' has not announced a debug endpoint yet: try again when it waits.")
+        print(write_attach_config(args.path, f"Azure ML: {args.step}", endpoint.host, endpoint.port,
+                                  run.path_mappings(args.step)))
+        return None
+
+
 COMMANDS: Dict[str, Callable[[AmlDebugMagics, argparse.Namespace, Optional[str]], Any]] = {
-    name: getattr(AmlDebugMagics, name) for name in SUBCOMMANDS
+    name: getattr(AmlDebugMagics, name.replace("-", "_")) for name in SUBCOMMANDS
 }
 AmlDebugMagics.aml_debug.__doc__ = __doc__
 

@@ -97,6 +97,10 @@ class DebugRun:
         self.steps = steps
         self.run_dir = run_dir
         self.submitted_at = time.time()
+        self.portal_url: Optional[str] = None
+        """Where the run is shown in Azure ML studio (Azure backend)."""
+        self.notes: List[str] = []
+        """Things the user should know about this run (shown after submit)."""
         self._status = NOT_STARTED
         self._cv = threading.Condition()
         self._subscribers: List[Callable[[Event], None]] = []

@@ -33,7 +33,7 @@ def test_bad_options(pipeline: Pipeline, amldebug_home: Path, kwargs: dict, mess
 
 
 def test_wrong_pipeline_type(amldebug_home: Path) -> None:
-    with pytest.raises(UserError, match="Expected an amldebug_jupyter.Pipeline or a YAML path, got int"):
+    with pytest.raises(UserError, match="Expected an amldebug_jupyter.Pipeline, a YAML path, or azureml steps, got int"):
         submit(42)
 
 

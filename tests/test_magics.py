@@ -36,7 +36,7 @@ BAD_INPUT = [
     ("pipeline", "missing action (submit)"),
     ("pipeline submit", "missing PIPELINE"),
     ("pipeline submit nosuchname", "'nosuchname' is not defined in the notebook and is not a YAML file"),
-    ("pipeline submit number", "Expected an amldebug_jupyter.Pipeline or a YAML path, got int"),
+    ("pipeline submit number", "Expected an amldebug_jupyter.Pipeline, a YAML path, or azureml steps, got int"),
     ("pipeline submit pipeline --timeout soon", "argument --timeout: expected a number of seconds, got 'soon'"),
     ("pipeline submit pipeline --timeout -5", "argument --timeout: must be a number of seconds >= 0, got '-5'"),
     ("pipeline submit pipeline --debug evaluate", "No step named 'evaluate' in pipeline 'p' (steps: prep, train)."),

@@ -24,7 +24,7 @@ from typing import Callable, Dict, Iterable, List, Optional
 
 from .. import _process
 from ..endpoints import seed_port
-from ..errors import BackendError
+from ..errors import BackendError, SpecError
 from ..instrument import ENTRY_FILE, ENTRY_NAME
 from ..logs import LOG_PATTERNS, LogSource, LogTailer, local_log_sources
 from ..session import CANCELED, COMPLETED, FAILED, RUNNING, DebugOptions, DebugRun, StepState
@@ -78,6 +78,8 @@ class LocalBackend:
 
     # -- submit --------------------------------------------------------------------------
     def submit(self, pipeline: Pipeline, options: DebugOptions) -> DebugRun:
+        for step in pipeline.steps:
+            _check_runs_here(step)
         runs_root = (amldebug_home() / "runs").resolve()
         run_id = new_run_id(options.experiment or pipeline.name)
         run_dir = runs_root / run_id
@@ -179,3 +181,11 @@ def _seed_port_or_default(step: Step) -> int:
         return seed_port(step.arguments)
     except ValueError:
         return seed_port(())
+
+
+def _check_runs_here(step: Step) -> None:
+    """Azure-only arguments (PipelineData, PipelineParameter) have no value on this machine."""
+    for arg in getattr(step.origin, "_arguments", None) or []:
+        if not isinstance(arg, (str, int, float, bool)):
+            raise SpecError(f"Step '{step.name}': argument {arg} ({type(arg).__name__}) only exists on Azure ML; "
+                            "run it with --backend azureml, or pass plain values to run it locally.")

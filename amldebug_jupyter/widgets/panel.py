@@ -8,6 +8,7 @@ Button callbacks go through :class:`PanelActions`; their errors appear in the pa
 
 from __future__ import annotations
 
+import html
 import threading
 import time
 from collections import deque
@@ -123,16 +124,16 @@ class DebugPanel:
         self.render()
 
     def show_message(self, text: str, error: bool = False) -> None:
-        import html
-
         colour = "var(--jp-error-color1, #c00)" if error else "inherit"
         self.message.value = f"<span style='color:{colour}'>{html.escape(text)}</span>" if text else ""
 
     # -- drawing -----------------------------------------------------------------------------
     def render(self) -> None:
         run = self.run
+        link = (f" &middot; <a href='{html.escape(run.portal_url)}' target='_blank'>Azure ML studio</a>"
+                if run.portal_url else "")
         self.header.value = (f"<b>{run.pipeline.name}</b> &middot; run {run.id} &middot; {run.status} "
-                             f"&middot; {run.elapsed:.0f} s")
+                             f"&middot; {run.elapsed:.0f} s{link}")
         for row in step_rows(run):
             name = row["name"]
             view, state = self.rows[name], run.steps[name]

@@ -1,0 +1,100 @@
+"""Every call that reaches the Azure ML service, in one place (tests swap in a fake here).
+
+Everything above this class works on real azureml-core objects (workspaces, run configurations,
+``PythonScriptStep``); only these methods talk to Azure.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+from ..errors import BackendError, UserError
+
+INSTALL_HINT = "The azureml backend needs the Azure ML SDK v1: pip install 'amldebug-jupyter[azureml]'."
+
+
+def require_azureml() -> None:
+    try:
+        import azureml.core  # noqa: F401
+        import azureml.pipeline.steps  # noqa: F401
+    except ImportError:
+        raise UserError(INSTALL_HINT) from None
+
+
+class AzureMLService:
+    """The real service: azureml-core v1 calls (each may take a network round trip)."""
+
+    def workspace(self, workspace: Any = None) -> Any:
+        if workspace is not None:
+            return workspace
+        from azureml.core import Workspace
+
+        try:
+            return Workspace.from_config()
+        except Exception as e:  # the SDK raises UserErrorException, AuthenticationException, ...
+            text = sdk_message(e)
+            if "config.json" in text and "could not be found" in text:
+                raise UserError("No Azure ML workspace config (config.json) found: download it from the workspace's "
+                                "portal page into this folder, or pass workspace=...") from None
+            raise UserError(f"Could not open the Azure ML workspace: {text}") from None
+
+    def submit(self, workspace: Any, experiment: str, steps: Sequence[Any], description: str) -> Any:
+        from azureml.core import Experiment
+        from azureml.pipeline.core import Pipeline
+
+        try:
+            pipeline = Pipeline(workspace, list(steps), description=description)
+            return Experiment(workspace, experiment).submit(pipeline, regenerate_outputs=False)
+        except Exception as e:
+            raise BackendError(f"Azure ML refused the pipeline: {sdk_message(e)}") from None
+
+    def step_runs(self, run: Any) -> Dict[str, Any]:
+        return {child.name: child for child in run.get_children()}
+
+    def status(self, run: Any) -> str:
+        return str(run.get_status())
+
+    def log_files(self, step_run: Any) -> Mapping[str, str]:
+        return dict(step_run.get_details().get("logFiles") or {})
+
+    def properties(self, step_run: Any) -> Mapping[str, str]:
+        return dict(step_run.get_properties() or {})
+
+    def cancel(self, run: Any) -> None:
+        run.cancel()
+
+    def portal_url(self, run: Any) -> Optional[str]:
+        try:
+            return str(run.get_portal_url())
+        except Exception:
+            return None
+
+    def run_id(self, run: Any) -> str:
+        return str(run.id)
+
+
+def sdk_message(error: BaseException) -> str:
+    """The first line of what the SDK says (its exceptions carry the text in ``.message``)."""
+    text = (getattr(error, "message", None) or str(error) or type(error).__name__).strip()
+    return text.splitlines()[0][:300]
+
+
+def status_of(azure_status: str) -> str:
+    """Azure ML's run and step states in the session's five."""
+    s = azure_status.lower()
+    if s in ("running", "finalizing"):
+        return "Running"
+    if s in ("finished", "completed"):
+        return "Completed"
+    if s in ("failed", "notresponding"):
+        return "Failed"
+    if s in ("canceled", "cancelled", "cancelrequested"):
+        return "Canceled"
+    return "NotStarted"  # NotStarted, Queued, Preparing, Starting, Provisioning, Unknown
+
+
+def pip_names(packages: List[str]) -> List[str]:
+    """Package names from pip requirement strings ('debugpy==1.8.0' -> 'debugpy')."""
+    import re
+
+    return [re.split(r"[<>=!~\[; ]", p.strip(), 1)[0].lower() for p in packages if p.strip()]
