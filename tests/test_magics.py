@@ -122,3 +122,25 @@ def test_config_defaults_apply(ip) -> None:
 def test_help_shows_usage_with_examples(ip) -> None:
     doc = ip.find_line_magic("aml_debug").__doc__
     assert "%aml_debug pipeline submit PIPELINE" in doc and "Examples" in doc and "%aml_debug logs STEP" in doc
+
+
+def test_launch_json_for_vs_code_users(ip, tmp_path: Path, capsys) -> None:
+    import json
+
+    from amldebug_jupyter.launchjson import strip_jsonc
+
+    run = ip.run_line_magic("aml_debug", "pipeline submit pipeline --debug train --timeout 30 --attach manual")
+    endpoint = run.wait_for_endpoint("train", timeout=30)
+    target = tmp_path / "ws" / ".vscode" / "launch.json"
+    target.parent.mkdir(parents=True)
+    target.write_text('{\n    // mine\n    "version": "0.2.0",\n    "configurations": [\n        {"name": "mine", "type": "debugpy", "request": "launch"}\n    ]\n}\n')
+    ip.run_line_magic("aml_debug", f"launch-json train --path {target}")
+    assert f"Added 'Azure ML: train' to {target}" in capsys.readouterr().out
+    text = target.read_text()
+    assert "// mine" in text
+    configs = json.loads(strip_jsonc(text))["configurations"]
+    assert [c["name"] for c in configs] == ["mine", "Azure ML: train"]
+    assert configs[1]["connect"] == {"host": "127.0.0.1", "port": endpoint.port}
+    assert configs[1]["pathMappings"] == run.path_mappings("train")
+    run.cancel()
+    run.wait(30)
