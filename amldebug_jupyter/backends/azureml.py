@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Set
 
 from ..endpoints import Endpoint, seed_port
-from ..errors import SpecError
+from ..errors import BackendError, SpecError
 from ..events import EndpointFound
 from ..instrument import ENTRY_FILE, ENTRY_NAME
 from ..logs import LogTailer
@@ -209,7 +209,10 @@ class AzureMLBackend:
         files = self.service.log_files(child)
         parts = []
         for name in matching(files):
-            status, _headers, body = http_get(files[name], {}, 30.0)
+            try:
+                status, _headers, body = http_get(files[name], {}, 30.0)
+            except OSError as e:
+                raise BackendError(f"Could not read the log {name} of step '{step}': {e}") from None
             if status == 200:
                 parts.append(body.decode("utf-8", errors="replace"))
         return "".join(parts)
