@@ -165,3 +165,22 @@ def test_post_mortem_waits_for_a_late_debugger(tmp_path: Path, debugger) -> None
         proc.kill()
     assert proc.returncode == 1
     assert "IndexError" in rest
+
+
+def test_a_debugger_that_leaves_right_after_configuring_releases_the_step(snap: Path) -> None:
+    """JupyterLab's toggle on-then-off: disconnect arrives right after configurationDone."""
+    from amldebug_jupyter.dap import DapClient, attach
+
+    proc = start_entry(snap, "src/train.py", [], ["--timeout", "60"])
+    try:
+        endpoint = read_endpoint(proc, [], EndpointDetector("s"))
+        client = DapClient(endpoint.host, endpoint.port)
+        attach(client)
+        client.request("disconnect", {"restart": False, "terminateDebuggee": False})
+        client.close()
+        t0 = time.monotonic()
+        rest = finish(proc)
+        assert time.monotonic() - t0 < 10  # not the 60 s timeout
+    finally:
+        proc.kill()
+    assert proc.returncode == 0 and "Debugger attached = True" in rest and "value 42" in rest

@@ -79,7 +79,16 @@ def _say(line):
 
 
 def _record_run_properties(info):
-    """On Azure ML, also publish the endpoint as run properties (cheaper than tailing logs)."""
+    """On Azure ML, also publish the endpoint as run properties (cheaper than tailing logs).
+
+    Runs beside the wait: importing azureml takes seconds, and a debugger may attach meanwhile.
+    """
+    if not os.environ.get("AZUREML_RUN_ID"):
+        return
+    threading.Thread(target=_add_run_properties, args=(info,), name="amldebug-properties", daemon=True).start()
+
+
+def _add_run_properties(info):
     try:
         from azureml.core import Run  # noqa: PLC0415 - optional, only present on Azure nodes
     except Exception:
@@ -118,24 +127,57 @@ def _report_error(opts, message):
     _say(ERROR_MARKER + " " + json.dumps({"step": opts.step, "message": message}))
 
 
-def wait_for_debugger(debugpy, timeout):
-    """Wait at most ``timeout`` seconds; debugpy's own wait has no timeout, so cancel it."""
+def _configuration_done_flag():
+    """An event set when a debugger's ``configurationDone`` reaches pydevd, and that stays set.
+
+    pydevd's own flag is cleared again by a ``disconnect``; a debugger that detaches right after
+    ``configurationDone`` (JupyterLab's toggle, on then off) would otherwise leave
+    ``wait_for_client()`` waiting for the next debugger until the timeout.
+    """
+    try:
+        import pydevd
+    except ImportError:
+        return None
+    py_db = pydevd.get_global_debugger()
+    original = getattr(py_db, "on_configuration_done", None)
+    if original is None:
+        return None
+    flag = threading.Event()
+
+    def on_configuration_done(*args, **kwargs):
+        flag.set()
+        return original(*args, **kwargs)
+
+    py_db.on_configuration_done = on_configuration_done
+    return flag
+
+
+def wait_for_debugger(debugpy, timeout, released=None):
+    """Wait at most ``timeout`` seconds; debugpy's own wait has no timeout, so cancel it.
+
+    ``released`` (from :func:`_configuration_done_flag`, installed before the endpoint is
+    announced) ends the wait as soon as a debugger has configured, even if it already left.
+    """
     if timeout <= 0:
         return debugpy.is_client_connected()
+    released = released or threading.Event()
+    done = threading.Event()
 
-    def give_up():
-        if not debugpy.is_client_connected():
-            # Look cancel up now: it only exists on the instance once the wait has started.
-            debugpy.wait_for_client.cancel()
+    def watch():
+        deadline = time.time() + timeout
+        while not done.wait(0.05):
+            if released.is_set() or (time.time() >= deadline and not debugpy.is_client_connected()):
+                # Look cancel up now: it only exists on the instance once the wait has started.
+                debugpy.wait_for_client.cancel()
+                return
 
-    timer = threading.Timer(timeout, give_up)
-    timer.daemon = True
-    timer.start()
+    watcher = threading.Thread(target=watch, name="amldebug-wait", daemon=True)
+    watcher.start()
     try:
         debugpy.wait_for_client()
     finally:
-        timer.cancel()
-    attached = debugpy.is_client_connected()
+        done.set()
+    attached = released.is_set() or debugpy.is_client_connected()
     _say("Debugger attached = %s" % attached)
     return attached
 
@@ -157,8 +199,9 @@ def start_debugpy(opts):
                       % (host, opts.port, exc))
         return None
     opts.listen_host, opts.listen_port = host, port
+    released = _configuration_done_flag()  # before anyone can know where to attach
     announce(opts, host, port, opts.timeout, "start")
-    wait_for_debugger(debugpy, opts.timeout)
+    wait_for_debugger(debugpy, opts.timeout, released)
     return debugpy
 
 
@@ -169,8 +212,9 @@ def post_mortem(debugpy, opts, exc_info):
     except ImportError:
         return
     if not debugpy.is_client_connected():
+        released = _configuration_done_flag()
         announce(opts, opts.listen_host, opts.listen_port, opts.timeout, "post_mortem")
-        if not wait_for_debugger(debugpy, opts.timeout):
+        if not wait_for_debugger(debugpy, opts.timeout, released):
             return
     py_db = pydevd.get_global_debugger()
     if py_db is None:
