@@ -17,7 +17,7 @@ _EXPORTS = {
     "Step": "amldebug_jupyter.spec",
     "submit": "amldebug_jupyter.api",
     "DebugRun": "amldebug_jupyter.session",
-    "Endpoint": "amldebug_jupyter.session",
+    "Endpoint": "amldebug_jupyter.endpoints",
     "UserError": "amldebug_jupyter.errors",
 }
 
@@ -26,7 +26,8 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:  # pragma: no cover
     from .api import submit
     from .errors import UserError
-    from .session import DebugRun, Endpoint
+    from .endpoints import Endpoint
+    from .session import DebugRun
     from .spec import Pipeline, Step
 
 

@@ -8,7 +8,6 @@ show the frame and variables, continue, and wait for both steps to complete.
 from __future__ import annotations
 
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple

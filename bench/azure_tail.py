@@ -38,11 +38,14 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional
+from typing import Callable, List, Mapping, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import amldebug_jupyter.logs_http as logs_http  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import result  # noqa: E402
+
 from amldebug_jupyter.endpoints import ENDPOINT_MARKER, Endpoint, EndpointDetector  # noqa: E402
 from amldebug_jupyter.events import EndpointFound, Event  # noqa: E402
 from amldebug_jupyter.logs import LogTailer  # noqa: E402
@@ -236,8 +239,6 @@ def report(tailer: Tailer, written_at: float) -> None:
           f"B/poll, {found}")
 
 
-def result(name: str, value: float, unit: str, target: str, ok: bool, fmt: str) -> str:
-    return f"RESULT {name} {value:{fmt}} {unit} target={target} {'PASS' if ok else 'FAIL'}"
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import signal
 import statistics
 import sys
 import tempfile
@@ -41,6 +40,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import marked_line, result, sweep  # noqa: E402
 
 from amldebug_jupyter import Pipeline, Step, submit
 from amldebug_jupyter.dap import DapClient, attach
@@ -71,12 +73,6 @@ class Sample:
     stopped: float
 
 
-def marked_line(path: Path) -> int:
-    """1-based line number of the breakpoint marker in ``path``."""
-    for n, text in enumerate(path.read_text().splitlines(), 1):
-        if MARK in text:
-            return n
-    raise RuntimeError(f"no '{MARK}' line in {path}")
 
 
 def loop_lines(line: int) -> Tuple[int, int]:
@@ -190,31 +186,8 @@ def check_line(who: str, got: int, allowed: Tuple[int, ...]) -> None:
         raise RuntimeError(f"{who}: stopped at line {got}, expected one of {allowed}")
 
 
-def tagged_processes(tag: str) -> List[int]:
-    """Pids (other than ours) whose environment carries ``TAG_VAR=tag`` (Linux /proc; else none)."""
-    needle = f"{TAG_VAR}={tag}".encode() + b"\0"
-    pids = []
-    for entry in Path("/proc").glob("[0-9]*") if Path("/proc/self/environ").exists() else ():
-        try:
-            if needle in (entry / "environ").read_bytes() and int(entry.name) != os.getpid():
-                pids.append(int(entry.name))
-        except (OSError, ValueError):
-            continue
-    return pids
 
 
-def sweep(tag: str, grace: float = 5.0) -> int:
-    """Let tagged leftovers (debug adapters fork away from their group) exit; kill stragglers."""
-    deadline = time.monotonic() + grace
-    while tagged_processes(tag) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    stragglers = tagged_processes(tag)
-    for pid in stragglers:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    return len(stragglers)
 
 
 def write_sources(root: Path) -> Path:
@@ -236,13 +209,13 @@ def measure(steps: int, warmup: int) -> Tuple[List[Sample], List[Sample]]:
         kernel_tmp.mkdir()
         try:
             srcdir = write_sources(root)
-            line = marked_line(srcdir / "train.py")
+            line = marked_line(srcdir / "train.py", MARK)
             direct = time_direct(srcdir, line, steps, warmup)
-            note(sweep(tag), "direct")
+            note(sweep(TAG_VAR, tag), "direct")
             bridge = time_bridge(srcdir, line, steps, warmup, {"TMPDIR": str(kernel_tmp)})
-            note(sweep(tag), "bridge")
+            note(sweep(TAG_VAR, tag), "bridge")
         finally:
-            sweep(tag, grace=0)
+            sweep(TAG_VAR, tag, grace=0)
             for key, value in saved.items():
                 if value is None:
                     os.environ.pop(key, None)
@@ -272,8 +245,6 @@ def describe(name: str, samples: List[Sample]) -> None:
           f"response->stopped median {ms(statistics.median(after)):.2f} ms")
 
 
-def result(name: str, value: float, unit: str, target: str, ok: bool, fmt: str = ".2f") -> str:
-    return f"RESULT {name} {value:{fmt}} {unit} target={target} {'PASS' if ok else 'FAIL'}"
 
 
 def main(argv: Optional[List[str]] = None) -> int:

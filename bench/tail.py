@@ -30,6 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, IO, List, Optional, Tuple
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import result  # noqa: E402
+
 from amldebug_jupyter.endpoints import ENDPOINT_MARKER, Endpoint, EndpointDetector
 from amldebug_jupyter.events import EndpointFound, Event
 from amldebug_jupyter.logs import FileLogSource, LogTailer, local_log_sources
@@ -313,8 +316,6 @@ def report(f: Figures) -> None:
           f"total {f.total_bytes / MB:8.1f} MB, discovery delay {delay}")
 
 
-def result(name: str, value: float, unit: str, target: str, ok: bool, fmt: str) -> str:
-    return f"RESULT {name} {value:{fmt}} {unit} target={target} {'PASS' if ok else 'FAIL'}"
 
 
 def main(argv: Optional[List[str]] = None) -> int:

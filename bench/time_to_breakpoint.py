@@ -29,6 +29,9 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import marked_line, result, sweep  # noqa: E402
+
 from amldebug_jupyter import Pipeline, Step, submit
 from amldebug_jupyter.dap import DapClient, attach
 
@@ -58,12 +61,6 @@ debugpy.wait_for_client()
 ''' + LOOP
 
 
-def marked_line(path: Path) -> int:
-    """1-based line number of the breakpoint marker in ``path``."""
-    for n, text in enumerate(path.read_text().splitlines(), 1):
-        if MARK in text:
-            return n
-    raise RuntimeError(f"no '{MARK}' line in {path}")
 
 
 def child_env() -> Dict[str, str]:
@@ -111,31 +108,8 @@ def release(client: DapClient, stopped: Dict, path: Path) -> None:
     client.request("disconnect", {"terminateDebuggee": False})
 
 
-def tagged_processes(tag: str) -> List[int]:
-    """Pids (other than ours) whose environment carries ``TAG_VAR=tag`` (Linux /proc; else none)."""
-    needle = f"{TAG_VAR}={tag}".encode() + b"\0"
-    pids = []
-    for entry in Path("/proc").glob("[0-9]*") if Path("/proc/self/environ").exists() else ():
-        try:
-            if needle in (entry / "environ").read_bytes() and int(entry.name) != os.getpid():
-                pids.append(int(entry.name))
-        except (OSError, ValueError):
-            continue
-    return pids
 
 
-def sweep(tag: str, grace: float = 5.0) -> int:
-    """Let tagged leftovers (debug adapters fork away from their group) exit; kill stragglers."""
-    deadline = time.monotonic() + grace
-    while tagged_processes(tag) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    stragglers = tagged_processes(tag)
-    for pid in stragglers:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    return len(stragglers)
 
 
 def reap(proc: subprocess.Popen) -> None:
@@ -218,18 +192,18 @@ def measure(repeat: int, warmup: int) -> Tuple[List[float], List[float]]:
         os.environ.update({"AMLDEBUG_HOME": str(root / "home"), TAG_VAR: tag})
         try:
             floor, srcdir = write_sources(root)
-            floor_line, train_line = marked_line(floor), marked_line(srcdir / "train.py")
+            floor_line, train_line = marked_line(floor, MARK), marked_line(srcdir / "train.py", MARK)
             for i in range(warmup + repeat):
                 f, o = time_floor(floor, floor_line), time_ours(srcdir, train_line)
                 label = "warm-up" if i < warmup else f"run {i - warmup + 1}/{repeat}"
-                killed = sweep(tag)
+                killed = sweep(TAG_VAR, tag)
                 note = f"   ({killed} leftover process(es) killed)" if killed else ""
                 print(f"  {label:>9}: floor {f:.3f} s   ours {o:.3f} s   ratio {o / f:.2f}{note}")
                 if i >= warmup:
                     floors.append(f)
                     ours.append(o)
         finally:
-            sweep(tag, grace=0)
+            sweep(TAG_VAR, tag, grace=0)
             for key, value in saved.items():
                 if value is None:
                     os.environ.pop(key, None)
@@ -238,8 +212,6 @@ def measure(repeat: int, warmup: int) -> Tuple[List[float], List[float]]:
     return floors, ours
 
 
-def result(name: str, value: float, unit: str, target: str, ok: bool, fmt: str = ".3f") -> str:
-    return f"RESULT {name} {value:{fmt}} {unit} target={target} {'PASS' if ok else 'FAIL'}"
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -23,7 +23,7 @@ def pipeline(tmp_path: Path) -> Pipeline:
     ({"port": 70000}, "port must be an integer from 0"),
     ({"port": "5678"}, "port must be an integer from 0"),
     ({"debug": ["evaluate"]}, "No step named 'evaluate' in pipeline 'p' (steps: train)."),
-    ({"backend": "kubernetes"}, "Unknown backend 'kubernetes': choose one of local."),
+    ({"backend": "kubernetes"}, "Unknown backend 'kubernetes': choose one of local, azureml."),
 ])
 def test_bad_options(pipeline: Pipeline, amldebug_home: Path, kwargs: dict, message: str) -> None:
     with pytest.raises(UserError) as err:

@@ -11,9 +11,8 @@ import pytest
 from ipywidgets.widgets.tests.utils import setup_test_comm, teardown_test_comm
 
 from amldebug_jupyter import Pipeline, Step, submit
-from amldebug_jupyter.endpoints import Endpoint
 from amldebug_jupyter.errors import UserError
-from amldebug_jupyter.events import EndpointFound, LogLine
+from amldebug_jupyter.events import LogLine
 from amldebug_jupyter.widgets.panel import DebugPanel
 from conftest import write
 

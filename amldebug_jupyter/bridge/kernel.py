@@ -13,7 +13,7 @@ import inspect
 import threading
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from ..errors import UserError
 from .remote import BridgeTimeouts, RemoteSession, Target

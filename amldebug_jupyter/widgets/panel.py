@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import html
 import threading
-import time
 from collections import deque
-from typing import Any, Callable, Deque, Dict, List, Optional, Protocol
+from typing import Callable, Deque, Dict, Optional, Protocol
 
 import ipywidgets as w
 
