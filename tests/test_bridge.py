@@ -280,3 +280,17 @@ def test_unmapped_remote_source_is_served_by_reference(lab: LabFrontend, train_p
     lab.request("setBreakpoints", {"source": {"path": snapshot_train}, "breakpoints": [], "sourceModified": False})
     lab.request("continue", {"threadId": stop["thread"]})
     lab.toggle_off()
+
+
+def test_a_client_that_never_ends_its_configuration_releases_the_step_after_the_grace(
+        lab: LabFrontend, train_py: Path) -> None:
+    from kernel_harness import JUPYTERLAB_INITIALIZE
+
+    lab.execute("%config AmlDebugConfig.configuration_grace = 0.5")
+    submit_and_attach(lab, train_py)
+    assert lab.request("initialize", JUPYTERLAB_INITIALIZE)["success"]
+    assert lab.request("attach", {})["success"]          # and nothing more: no setExceptionBreakpoints
+    lab.streams.clear()
+    assert lab.execute("print(run.wait(20))")["status"] == "ok"
+    assert "Completed" in lab.output()
+    lab.request("disconnect", {"restart": False, "terminateDebuggee": False})

@@ -110,6 +110,7 @@ class RemoteSession:
         self._attach_reply: Optional[asyncio.Future] = None
         self._initialized: Optional[asyncio.Future] = None
         self._configured: Optional[asyncio.Future] = None
+        self._releasing = False
         self._grace: Optional[asyncio.TimerHandle] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
 
@@ -176,6 +177,7 @@ class RemoteSession:
             return self._start_failed(msg, why)
         await self._set_known_breakpoints()
         self._configured = loop.create_future()
+        self._releasing = False
         self._grace = loop.call_later(self.timeouts.configuration_grace,
                                       lambda: asyncio.ensure_future(self._release()))
         return reply(msg, True, body={})
@@ -192,13 +194,17 @@ class RemoteSession:
             wanted.setdefault(path, [])
         for path, lines in wanted.items():
             all_lines = lines + [n for n in self._pinned.get(path, []) if n not in lines]
-            await self._request("setBreakpoints", {"source": {"path": path},
-                                                   "breakpoints": [{"line": n} for n in all_lines]})
+            try:
+                await self._request("setBreakpoints", {"source": {"path": path},
+                                                       "breakpoints": [{"line": n} for n in all_lines]})
+            except DapError as e:  # one stale breakpoint must not cost the whole session
+                self._notify(f"Breakpoints in {path} were not set: {e}")
 
     async def _release(self) -> None:
         """Send ``configurationDone`` once: this is what lets the waiting step run."""
-        if self._configured is None or self._configured.done():
+        if self._configured is None or self._configured.done() or self._releasing:
             return
+        self._releasing = True  # the grace timer and the client's sequence may both get here
         if self._grace is not None:
             self._grace.cancel()
         try:
