@@ -15,6 +15,8 @@ Usage::
     %aml_debug cancel [RUN]
     %aml_debug panel [RUN]
     %aml_debug launch-json STEP [--path .vscode/launch.json]    (for VS Code users)
+    %aml_debug experiment run SCRIPT [--timeout S] [--attach auto|manual] [-- ARGS...]
+                                      (one script, run locally under the debug entry)
 
 PIPELINE is a name in the notebook bound to an ``amldebug_jupyter.Pipeline``, an azureml v1
 ``Pipeline`` or a list of ``PythonScriptStep``, or the path of a YAML pipeline. WS is a name
@@ -139,6 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("run", nargs="?")
     panel = sub.add_parser("panel", prog="%aml_debug panel", add_help=False)
     panel.add_argument("run", nargs="?")
+    experiment = sub.add_parser("experiment", prog="%aml_debug experiment", add_help=False)
+    esub = experiment.add_subparsers(dest="action", parser_class=_Parser)
+    erun = esub.add_parser("run", prog="%aml_debug experiment run", add_help=False)
+    erun.add_argument("script")
+    erun.add_argument("--timeout", type=_seconds)
+    erun.add_argument("--attach", choices=["auto", "manual"])
+    erun.add_argument("--no-panel", action="store_true")
     launch = sub.add_parser("launch-json", prog="%aml_debug launch-json", add_help=False)
     launch.add_argument("step", nargs="?")
     launch.add_argument("--run")
@@ -146,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-SUBCOMMANDS = ("pipeline", "status", "logs", "attach", "detach", "cancel", "panel", "launch-json")
+SUBCOMMANDS = ("pipeline", "status", "logs", "attach", "detach", "cancel", "panel", "launch-json", "experiment")
 
 
 @magics_class
@@ -172,9 +181,16 @@ class AmlDebugMagics(Magics):
             raise UsageError(f"%aml_debug: missing subcommand (one of: {', '.join(SUBCOMMANDS)}). See %aml_debug?")
         if words[0] not in SUBCOMMANDS:
             raise UsageError(f"%aml_debug: unknown subcommand {words[0]!r} (one of: {', '.join(SUBCOMMANDS)}).")
+        script_args: List[str] = []
+        if words[0] == "experiment" and "--" in words:  # everything after -- belongs to the script
+            cut = words.index("--")
+            words, script_args = words[:cut], words[cut + 1:]
         args = build_parser().parse_args(words)
+        args.script_args = script_args
         if args.subcommand == "pipeline" and args.action is None:
             raise UsageError("%aml_debug pipeline: missing action (submit). See %aml_debug?")
+        if args.subcommand == "experiment" and args.action is None:
+            raise UsageError("%aml_debug experiment: missing action (run). See %aml_debug?")
         return args
 
     # -- subcommands ---------------------------------------------------------------------
@@ -238,6 +254,24 @@ class AmlDebugMagics(Magics):
         if name.endswith((".yml", ".yaml")) or os.path.exists(os.path.expanduser(name)):
             return name
         raise UsageError(f"%aml_debug pipeline submit: {name!r} is not defined in the notebook and is not a YAML file.")
+
+    def experiment(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
+        """Seed workflow 1 without Docker: one script, a snapshot of its folder, a debugger."""
+        from pathlib import Path
+
+        from . import config
+        from .api import submit
+        from .spec import Pipeline, Step
+
+        cfg = config.current()
+        script = Path(args.script).expanduser()
+        if not script.is_file():
+            raise UsageError(f"%aml_debug experiment run: {args.script!r} is not a file.")
+        step = Step(script.stem, script.name, script.resolve().parent, args.script_args, debug=True)
+        run = submit(Pipeline(script.stem, [step]), timeout=cfg.attach_timeout if args.timeout is None else args.timeout,
+                     stop_on_entry=cfg.stop_on_entry)
+        self._follow_up(run, args.attach or cfg.attach_mode, show_panel=cfg.show_panel and not args.no_panel)
+        return run
 
     def status(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
         from .display import RunStatus

@@ -143,3 +143,29 @@ def test_launch_json_for_vs_code_users(ip, tmp_path: Path, capsys) -> None:
     assert configs[1]["pathMappings"] == run.path_mappings("train")
     run.cancel()
     run.wait(30)
+
+
+def test_experiment_run_debugs_one_script_with_its_arguments(ip, tmp_path: Path) -> None:
+    from amldebug_jupyter.dap import DapClient, attach
+
+    script = write(tmp_path / "exp" / "train.py", "import sys\nargs = sys.argv[1:]\nprint('args', args)  # bp\n")
+    run = ip.run_line_magic("aml_debug", f"experiment run {script} --timeout 30 --attach manual -- --lr 0.1 --name 'a b'")
+    endpoint = run.wait_for_endpoint(timeout=30)
+    with DapClient(endpoint.host, endpoint.port) as client:
+        attach(client, path_mappings=run.path_mappings("train"), breakpoints={str(script): [3]})
+        stopped = client.wait_for_event("stopped", 20)
+        frame = client.request("stackTrace", {"threadId": stopped["body"]["threadId"]})["stackFrames"][0]
+        assert (frame["source"]["path"], frame["line"]) == (str(script), 3)
+        client.request("continue", {"threadId": stopped["body"]["threadId"]})
+        client.request("disconnect", {"terminateDebuggee": False})
+    assert run.wait(30) == "Completed"
+    assert "args ['--lr', '0.1', '--name', 'a b']" in run.logs("train")
+
+
+@pytest.mark.parametrize("line, message", [
+    ("experiment", "missing action (run)"),
+    ("experiment run /no/such/script.py", "'/no/such/script.py' is not a file"),
+])
+def test_experiment_run_bad_input(ip, line: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        ip.run_line_magic("aml_debug", line)
