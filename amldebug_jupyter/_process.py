@@ -52,3 +52,8 @@ def reap_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def run(argv: Sequence[str], timeout: float, cwd: Optional[Path] = None) -> subprocess.CompletedProcess:
+    """Run a short command to completion, output captured (pip download and the like)."""
+    return subprocess.run(list(argv), cwd=cwd, capture_output=True, text=True, timeout=timeout)

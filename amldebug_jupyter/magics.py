@@ -17,6 +17,12 @@ Usage::
     %aml_debug launch-json STEP [--path .vscode/launch.json]    (for VS Code users)
     %aml_debug experiment run SCRIPT [--timeout S] [--attach auto|manual] [-- ARGS...]
                                       (one script, run locally under the debug entry)
+    %aml_debug image build [--base-image IMAGE] [--conda-file myenv.yml] [--tag TAG]
+                                      (a local debug scoring image: /var/azureml-app, port 5001)
+    %aml_debug container run [IMAGE] --score score.py [--name NAME] [--http-port 8000]
+              [--debug-port 5678] [--network host|bridge] [--timeout S] [--attach auto|manual]
+    %aml_debug container score --data JSON [--name NAME]
+    %aml_debug container logs|restart|stop [--name NAME]
 
 PIPELINE is a name in the notebook bound to an ``amldebug_jupyter.Pipeline``, an azureml v1
 ``Pipeline`` or a list of ``PythonScriptStep``, or the path of a YAML pipeline. WS is a name
@@ -40,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import os
 import shlex
 import sys
@@ -148,6 +155,29 @@ def build_parser() -> argparse.ArgumentParser:
     erun.add_argument("--timeout", type=_seconds)
     erun.add_argument("--attach", choices=["auto", "manual"])
     erun.add_argument("--no-panel", action="store_true")
+    image = sub.add_parser("image", prog="%aml_debug image", add_help=False)
+    isub = image.add_subparsers(dest="action", parser_class=_Parser)
+    build = isub.add_parser("build", prog="%aml_debug image build", add_help=False)
+    build.add_argument("--backend", choices=["local"], default="local")
+    build.add_argument("--base-image", default="amldebug-base:bookworm")
+    build.add_argument("--conda-file")
+    build.add_argument("--tag")
+    container = sub.add_parser("container", prog="%aml_debug container", add_help=False)
+    csub = container.add_subparsers(dest="action", parser_class=_Parser)
+    crun = csub.add_parser("run", prog="%aml_debug container run", add_help=False)
+    crun.add_argument("image", nargs="?")
+    crun.add_argument("--score", required=True)
+    crun.add_argument("--name", default="amldebug-score")
+    crun.add_argument("--http-port", type=_port, default=8000)
+    crun.add_argument("--debug-port", type=_port, default=5678)
+    crun.add_argument("--network", choices=["host", "bridge"], default="host")
+    crun.add_argument("--timeout", type=_seconds, default=60.0)
+    crun.add_argument("--attach", choices=["auto", "manual"])
+    cscore = csub.add_parser("score", prog="%aml_debug container score", add_help=False)
+    cscore.add_argument("--data", required=True)
+    cscore.add_argument("--name")
+    for action in ("logs", "restart", "stop"):
+        csub.add_parser(action, prog=f"%aml_debug container {action}", add_help=False).add_argument("--name")
     launch = sub.add_parser("launch-json", prog="%aml_debug launch-json", add_help=False)
     launch.add_argument("step", nargs="?")
     launch.add_argument("--run")
@@ -155,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-SUBCOMMANDS = ("pipeline", "status", "logs", "attach", "detach", "cancel", "panel", "launch-json", "experiment")
+SUBCOMMANDS = ("pipeline", "status", "logs", "attach", "detach", "cancel", "panel", "launch-json", "experiment",
+               "image", "container")
 
 
 @magics_class
@@ -189,8 +220,9 @@ class AmlDebugMagics(Magics):
         args.script_args = script_args
         if args.subcommand == "pipeline" and args.action is None:
             raise UsageError("%aml_debug pipeline: missing action (submit). See %aml_debug?")
-        if args.subcommand == "experiment" and args.action is None:
-            raise UsageError("%aml_debug experiment: missing action (run). See %aml_debug?")
+        for group, actions in (("experiment", "run"), ("image", "build"), ("container", "run, score, logs, restart, stop")):
+            if args.subcommand == group and args.action is None:
+                raise UsageError(f"%aml_debug {group}: missing action ({actions}). See %aml_debug?")
         return args
 
     # -- subcommands ---------------------------------------------------------------------
@@ -272,6 +304,60 @@ class AmlDebugMagics(Magics):
                      stop_on_entry=cfg.stop_on_entry)
         self._follow_up(run, args.attach or cfg.attach_mode, show_panel=cfg.show_panel and not args.no_panel)
         return run
+
+    def image(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
+        from .images import build_local_image, conda_pip_packages
+
+        packages = conda_pip_packages(args.conda_file) if args.conda_file else []
+        tag = build_local_image(args.base_image, packages, tag=args.tag)
+        self._last_image = tag
+        print(f"Debug image ready: {tag}")
+        return None
+
+    def container(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
+        from pathlib import Path
+
+        from . import config, containers
+
+        if args.action == "run":
+            image = args.image or getattr(self, "_last_image", None)
+            if not image:
+                raise UsageError("%aml_debug container run: name the IMAGE (or build one first with %aml_debug image build).")
+            score_py = Path(args.score).expanduser().resolve()
+            box = containers.run_scoring_container(image, score_py, name=args.name, http_port=args.http_port,
+                                                   debug_port=args.debug_port, network=args.network,
+                                                   timeout=args.timeout)
+            containers.remember(args.name, http_port=args.http_port)
+            endpoint = containers.wait_for_endpoint(box, timeout=args.timeout + 30)
+            print(f"Container {args.name} serves http://127.0.0.1:{args.http_port}/score and waits for a debugger "
+                  f"at {endpoint.address} ({endpoint.seconds_left():.0f} s left).")
+            if (args.attach or config.current().attach_mode) == "auto" and _in_kernel():
+                from . import bridge
+
+                target = bridge.Target(endpoint.host, endpoint.port, label=f"container '{args.name}'",
+                                       path_mappings=[{"localRoot": str(score_py.parent), "remoteRoot": containers.APP_ROOT}])
+                bridge.attach(target)
+                print(f"Debugger retargeted to container '{args.name}' ({score_py.parent} <-> {containers.APP_ROOT}). "
+                      "Turn on the debugger (bug icon) to debug init() and run().")
+            return None
+        info = containers.started(args.name)
+        if args.action == "score":
+            try:
+                data = json.loads(args.data)
+            except ValueError as e:
+                raise UsageError(f"%aml_debug container score: --data is not JSON ({e}).") from None
+            return containers.score(f"http://127.0.0.1:{info['http_port']}/score", data)
+        box = containers.docker_client().containers.get(info["name"])
+        if args.action == "logs":
+            return _log_text(info["name"], containers.container_logs(box).splitlines())
+        if args.action == "restart":
+            box.restart(timeout=5)
+            print(f"Restarted {info['name']}: it loads score.py again and waits for a debugger.")
+            return None
+        containers.stop_ours(info["name"])
+        containers.forget(info["name"])
+        print(f"Stopped and removed {info['name']}.")
+        return None
 
     def status(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
         from .display import RunStatus
@@ -358,6 +444,12 @@ COMMANDS: Dict[str, Callable[[AmlDebugMagics, argparse.Namespace, Optional[str]]
     name: getattr(AmlDebugMagics, name.replace("-", "_")) for name in SUBCOMMANDS
 }
 AmlDebugMagics.aml_debug.__doc__ = __doc__
+
+
+def _log_text(name: str, lines: List[str]) -> Any:
+    from .display import LogText
+
+    return LogText(name, lines)
 
 
 def _in_kernel() -> bool:

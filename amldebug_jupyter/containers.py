@@ -1,0 +1,178 @@
+"""Docker, through one choke point: debug images and scoring containers on this machine.
+
+Containers run on the host network by default (ports stay on 127.0.0.1 where the services
+bind), or on a bridge network with ports published on 127.0.0.1 only. Every container we start
+carries the label ``amldebug=1`` so the kernel can clean up after itself.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
+
+from .errors import BackendError, UserError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .endpoints import Endpoint
+
+LABEL = {"amldebug": "1"}
+APP_ROOT = "/var/azureml-app"
+INSTALL_HINT = "Debug images and containers need the Docker SDK: pip install 'amldebug-jupyter[docker]'."
+
+
+def docker_client() -> Any:
+    """The Docker engine, or one line saying why it cannot be reached."""
+    try:
+        import docker
+    except ImportError:
+        raise UserError(INSTALL_HINT) from None
+    try:
+        client = docker.from_env(timeout=30)
+        client.ping()
+        return client
+    except Exception as e:
+        raise UserError(f"Docker is not running or not reachable ({_first_line(e)}): start the Docker engine "
+                        "and try again.") from None
+
+
+def _first_line(error: BaseException) -> str:
+    text = (getattr(error, "explanation", None) or str(error) or type(error).__name__).strip()
+    return text.splitlines()[0][:300]
+
+
+def run_scoring_container(image: str, score: Path, name: str = "amldebug-score", http_port: int = 5001,
+                          debug_port: int = 5678, network: str = "host", timeout: float = 60.0) -> Any:
+    """Start the image's inference server with the local score.py mounted; returns the container."""
+    import docker
+
+    client = docker_client()
+    if not score.is_file():
+        raise UserError(f"{score} is not a file: give the score.py to mount with --score.")
+    try:
+        client.images.get(image)
+    except docker.errors.ImageNotFound:
+        raise UserError(f"Image {image!r} is not on this machine: build it with %aml_debug image build.") from None
+    for old in client.containers.list(all=True, filters={"name": f"^{name}$"}):
+        if old.labels.get("amldebug") != "1":
+            raise UserError(f"A container named {name!r} exists and is not ours: pass --name to choose another.")
+        old.remove(force=True)
+    env = {"AMLDEBUG_PORT": str(debug_port), "AMLDEBUG_TIMEOUT": f"{timeout:g}", "AMLDEBUG_HOST": "127.0.0.1",
+           "AZUREML_ENTRY_SCRIPT": "amldebug_score.py", "AML_APP_ROOT": APP_ROOT, "WORKER_COUNT": "1"}
+    kwargs: Dict[str, Any] = {}
+    if network == "host":
+        kwargs["network_mode"] = "host"
+        port = http_port
+    else:  # published on loopback only: debugpy is unauthenticated code execution
+        kwargs["ports"] = {"5001/tcp": ("127.0.0.1", http_port), f"{debug_port}/tcp": ("127.0.0.1", debug_port)}
+        env["AMLDEBUG_HOST"] = "0.0.0.0"  # inside the container's own namespace only
+        port = 5001
+    command = ["azmlinfsrv", "--entry_script", f"{APP_ROOT}/amldebug_score.py", "--port", str(port)]
+    try:
+        return client.containers.run(image, command, name=name, detach=True, labels=LABEL, environment=env,
+                                     volumes={str(score.resolve()): {"bind": f"{APP_ROOT}/score.py", "mode": "ro"}},
+                                     working_dir=APP_ROOT, **kwargs)
+    except docker.errors.APIError as e:
+        raise UserError(f"Could not start the container from {image}: {_first_line(e)}") from None
+
+
+def container_logs(container: Any, tail: int = 200) -> str:
+    return container.logs(tail=tail).decode("utf-8", errors="replace")
+
+
+def wait_until_running(container: Any, timeout: float = 30.0) -> None:
+    """Fail with the container's last log lines when it exits early."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        container.reload()
+        if container.status == "exited":
+            tail = "\n".join(container_logs(container, 20).splitlines()[-5:])
+            raise BackendError(f"The container {container.name} exited early: {tail}")
+        if container.status == "running":
+            return
+        time.sleep(0.2)
+    raise BackendError(f"The container {container.name} did not start within {timeout:g} s.")
+
+
+def score(url: str, data: Any, timeout: float = 120.0) -> Any:
+    """POST a scoring request; returns the decoded answer."""
+    body = json.dumps(data).encode() if not isinstance(data, (bytes, str)) else (data.encode() if isinstance(data, str) else data)
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            text = answer.read().decode("utf-8", errors="replace")
+    except urllib.error.HTTPError as e:
+        raise UserError(f"The scoring service answered {e.code}: {e.read().decode('utf-8', 'replace')[:300]}") from None
+    except (urllib.error.URLError, OSError) as e:
+        raise UserError(f"No scoring service at {url} ({e}): is the container running?") from None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def stop_ours(name: Optional[str] = None) -> List[str]:
+    """Stop and remove our containers (all of them, or the one called ``name``)."""
+    client = docker_client()
+    stopped = []
+    for c in client.containers.list(all=True, filters={"label": "amldebug=1"}):
+        if name is None or c.name == name:
+            c.remove(force=True)
+            stopped.append(c.name)
+    return stopped
+
+
+def wait_for_endpoint(container: Any, timeout: float = 60.0) -> "Endpoint":
+    """The debug endpoint the scoring entry announces in the container's log."""
+    from .endpoints import Endpoint, EndpointDetector
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        detector = EndpointDetector(container.name)
+        for line in container_logs(container, 2000).splitlines():
+            found = detector.feed(line)
+            if isinstance(found, Endpoint):
+                return found
+        container.reload()
+        if container.status == "exited":
+            tail = " | ".join(container_logs(container, 20).splitlines()[-4:])
+            raise BackendError(f"The container {container.name} exited before waiting for a debugger: {tail}")
+        time.sleep(0.25)
+    raise BackendError(f"The container {container.name} announced no debug endpoint within {timeout:g} s; "
+                       f"see %aml_debug container logs.")
+
+
+_started: Dict[str, Dict[str, Any]] = {}
+"""Containers this kernel started (name -> how to reach it), stopped when the kernel exits."""
+
+
+def remember(name: str, **info: Any) -> None:
+    if not _started:
+        import atexit
+
+        atexit.register(_cleanup)
+    _started[name] = info
+
+
+def started(name: Optional[str] = None) -> Dict[str, Any]:
+    if not _started:
+        raise UserError("No container started in this session: %aml_debug container run first.")
+    key = name or list(_started)[-1]
+    if key not in _started:
+        raise UserError(f"No container {key!r} started in this session (started: {', '.join(_started)}).")
+    return {"name": key, **_started[key]}
+
+
+def forget(name: str) -> None:
+    _started.pop(name, None)
+
+
+def _cleanup() -> None:
+    for name in list(_started):
+        try:
+            stop_ours(name)
+        except Exception:
+            pass

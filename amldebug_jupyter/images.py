@@ -1,0 +1,133 @@
+"""Local debug images: the Azure ML scoring layout (``/var/azureml-app``, port 5001) built from a
+base image plus azureml-inference-server-http, debugpy and the user's pip packages. No Azure.
+
+Wheels are fetched on this machine with ``pip download`` (cached under ``$AMLDEBUG_HOME/wheels``)
+and installed in the image with ``--no-index``, so a build needs no registry and no network in
+the container. A content hash of everything that goes into the image is its label: an unchanged
+build reuses the image instead of building again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterable, List, Optional, Sequence
+
+from . import _process
+from .containers import APP_ROOT, LABEL, docker_client
+from .errors import BackendError, UserError
+from .instrument import ENTRY_FILE
+
+SERVER_PACKAGES = ("azureml-inference-server-http", "debugpy")
+SCORE_ENTRY = Path(__file__).parent / "instrument" / "score_entry.py"
+
+DOCKERFILE = """\
+FROM {base}
+COPY wheels/ /tmp/amldebug-wheels/
+RUN python3 -m pip install --break-system-packages --no-index --find-links /tmp/amldebug-wheels {packages} \\
+ && rm -rf /tmp/amldebug-wheels
+COPY app/ {app}/
+WORKDIR {app}
+ENV AML_APP_ROOT={app} AZUREML_ENTRY_SCRIPT=amldebug_score.py WORKER_COUNT=1 PYTHONUNBUFFERED=1
+EXPOSE 5001
+CMD ["azmlinfsrv", "--entry_script", "{app}/amldebug_score.py", "--port", "5001"]
+"""
+
+
+def content_hash(base_id: str, packages: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    for part in (base_id, json.dumps(sorted(packages)), ENTRY_FILE.read_bytes(), SCORE_ENTRY.read_bytes()):
+        h.update(part if isinstance(part, bytes) else part.encode())
+    return h.hexdigest()[:16]
+
+
+def python_version(client: object, base: str) -> str:
+    """The base image's Python (the wheels must match it)."""
+    try:
+        out = client.containers.run(base, ["python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],  # type: ignore[attr-defined]
+                                    remove=True, network_mode="none")
+    except Exception as e:
+        raise BackendError(f"The base image {base} cannot run python3 ({str(e).splitlines()[0][:200]}): "
+                           "use an image with Python 3 and pip.") from None
+    return out.decode().strip()
+
+
+def fetch_wheels(packages: Iterable[str], python: str, dest: Path, timeout: float = 600) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "-d", str(dest),
+            "--only-binary=:all:", "--python-version", python, "--platform", "manylinux2014_x86_64",
+            "--platform", "manylinux_2_17_x86_64", "--platform", "manylinux_2_28_x86_64", "--platform", "any", *packages]
+    done = _process.run(argv, timeout=timeout)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["pip download failed"])[-1]
+        raise BackendError(f"Could not fetch the image's Python packages: {last}")
+
+
+def build_local_image(base: str, pip_packages: Sequence[str] = (), tag: Optional[str] = None,
+                      say: Callable[[str], None] = print) -> str:
+    """Build (or reuse) a debug scoring image; returns its tag."""
+    import docker
+
+    from .backends.local import amldebug_home
+
+    client = docker_client()
+    try:
+        base_image = client.images.get(base)
+    except docker.errors.ImageNotFound:
+        raise UserError(f"Base image {base!r} is not on this machine: pull or build it first.") from None
+    packages = [*SERVER_PACKAGES, *pip_packages]
+    digest = content_hash(base_image.id, packages)
+    found = client.images.list(filters={"label": f"amldebug.hash={digest}"})
+    if found:
+        reused = tag or found[0].tags[0]
+        if tag and tag not in found[0].tags:
+            found[0].tag(tag)
+        say(f"Reusing {reused}: nothing that goes into the image changed.")
+        return reused
+    tag = tag or f"amldebug-debug:{digest[:12]}"
+    wheels = amldebug_home() / "wheels" / python_version(client, base)
+    say(f"Fetching {', '.join(packages)} for Python {wheels.name}...")
+    fetch_wheels(packages, wheels.name, wheels)
+    with tempfile.TemporaryDirectory(prefix="amldebug-image-") as tmp:
+        context = Path(tmp)
+        shutil.copytree(wheels, context / "wheels")
+        (context / "app").mkdir()
+        shutil.copyfile(ENTRY_FILE, context / "app" / "_amldebug_entry.py")
+        shutil.copyfile(SCORE_ENTRY, context / "app" / "amldebug_score.py")
+        (context / "Dockerfile").write_text(DOCKERFILE.format(base=base, app=APP_ROOT, packages=" ".join(packages)))
+        _stream_build(client, context, tag, {**LABEL, "amldebug.hash": digest}, say)
+    return tag
+
+
+def _stream_build(client: object, context: Path, tag: str, labels: dict, say: Callable[[str], None]) -> None:
+    """Build with the low-level API so each log line shows as it happens, and errors are real."""
+    errors: List[str] = []
+    for chunk in client.api.build(path=str(context), tag=tag, labels=labels, rm=True, decode=True):  # type: ignore[attr-defined]
+        if "stream" in chunk and chunk["stream"].strip():
+            say(chunk["stream"].rstrip())
+        if "error" in chunk:
+            errors.append(chunk["error"].strip())
+    if errors:
+        raise BackendError(f"The image build failed: {errors[-1].splitlines()[-1][:300]}")
+
+
+def conda_pip_packages(conda_file: str) -> List[str]:
+    """The packages of a conda environment file, as pip requirements (the base image has no conda)."""
+    import yaml
+
+    try:
+        spec = yaml.safe_load(Path(conda_file).expanduser().read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise UserError(f"Cannot read the conda file {conda_file!r}: {e}") from None
+    packages: List[str] = []
+    for dep in (spec or {}).get("dependencies") or []:
+        if isinstance(dep, dict):
+            packages += [str(p) for p in dep.get("pip") or []]
+        elif isinstance(dep, str) and not dep.startswith(("python=", "python ", "pip")) and dep != "python":
+            packages.append(dep.replace("=", "==", 1) if "=" in dep and "==" not in dep else dep)
+    return [p for p in packages if p.split("=")[0].split("<")[0].split(">")[0].strip() not in SERVER_PACKAGES
+            and not p.startswith("azureml-defaults")]

@@ -1,0 +1,73 @@
+"""A Docker engine and a local base image for the tests (no registry is reachable here).
+
+Starts ``dockerd`` (vfs storage, no bridge: containers use the host network) when the engine
+does not answer and we may start it, and builds the base image ``amldebug-base:bookworm`` once
+with debootstrap (Debian bookworm, python3 + pip) and ``docker import``.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+BASE_IMAGE = "amldebug-base:bookworm"
+
+
+def _answers() -> bool:
+    return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
+
+
+def ensure_engine(timeout: float = 60) -> None:
+    if shutil.which("docker") is None:
+        raise RuntimeError("docker is not installed (scripts/test installs Debian's docker.io)")
+    if _answers():
+        return
+    if shutil.which("dockerd") is None or os.geteuid() != 0:
+        raise RuntimeError("the Docker engine is not running and cannot be started from here")
+    log = open(os.path.join(tempfile.gettempdir(), "amldebug-dockerd.log"), "ab")
+    subprocess.Popen(["dockerd", "--storage-driver=vfs", "--iptables=false", "--bridge=none"],
+                     stdout=log, stderr=log, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _answers():
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"dockerd did not answer within {timeout:g} s")
+
+
+def _mirror() -> str:
+    for path in glob.glob("/etc/apt/sources.list.d/*") + ["/etc/apt/sources.list"]:
+        try:
+            for line in open(path):
+                if line.startswith("URIs:") and "security" not in line:
+                    return line.split()[1]
+                if line.startswith("deb ") and "security" not in line:
+                    return line.split()[1]
+        except OSError:
+            continue
+    return "http://deb.debian.org/debian"
+
+
+def ensure_base_image() -> str:
+    ensure_engine()
+    if subprocess.run(["docker", "image", "inspect", BASE_IMAGE], capture_output=True).returncode == 0:
+        return BASE_IMAGE
+    rootfs = tempfile.mkdtemp(prefix="amldebug-rootfs-")
+    try:
+        subprocess.run(["debootstrap", "--variant=minbase", "--include=python3,python3-pip", "bookworm", rootfs,
+                        _mirror()], check=True, capture_output=True, timeout=900)
+        tar = subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE)
+        subprocess.run(["docker", "import", "-", BASE_IMAGE], stdin=tar.stdout, check=True, capture_output=True,
+                       timeout=300)
+        tar.wait(60)
+    finally:
+        shutil.rmtree(rootfs, ignore_errors=True)
+    return BASE_IMAGE
+
+
+if __name__ == "__main__":  # scripts/test prepares the engine and the image before pytest
+    print("base image:", ensure_base_image())

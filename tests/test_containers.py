@@ -1,0 +1,131 @@
+"""Debug images and scoring containers on a real Docker engine (started by the test setup)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import textwrap
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from conftest import free_port, line_of, write
+from docker_env import ensure_base_image
+from kernel_harness import LabFrontend, lab_kernel
+
+SCORE = """
+    import json
+
+    model = None
+
+
+    def init():
+        global model
+        model = {"scale": 3}          # init breakpoint
+
+
+    def run(raw_data):
+        data = json.loads(raw_data)["data"]
+        scale = model["scale"]        # run breakpoint
+        return {"result": [x * scale for x in data]}
+"""
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from amldebug_jupyter.images import build_local_image
+
+    home = os.environ.get("AMLDEBUG_IMAGE_HOME") or str(tmp_path_factory.mktemp("image-home"))
+    previous = os.environ.get("AMLDEBUG_HOME")
+    os.environ["AMLDEBUG_HOME"] = home  # the wheel cache lives here
+    try:
+        yield build_local_image(ensure_base_image(), say=lambda line: None)
+    finally:
+        if previous is None:
+            os.environ.pop("AMLDEBUG_HOME", None)
+        else:
+            os.environ["AMLDEBUG_HOME"] = previous
+
+
+@pytest.fixture
+def lab(amldebug_home: Path) -> Iterator[LabFrontend]:
+    with lab_kernel({"AMLDEBUG_HOME": str(amldebug_home), "PYDEVD_DISABLE_FILE_VALIDATION": "1"}) as fe:
+        assert fe.execute("%load_ext amldebug_jupyter")["status"] == "ok"
+        yield fe
+        fe.execute("%aml_debug container stop")
+
+
+def test_scoring_request_stops_in_the_mounted_score_py(image: str, lab: LabFrontend, tmp_path: Path) -> None:
+    score = write(tmp_path / "app" / "score.py", SCORE)
+    http, debug = free_port(), free_port()
+    lab.streams.clear()
+    lab.execute(f"%aml_debug container run {image} --score {score} --http-port {http} --debug-port {debug} --timeout 60")
+    out = lab.output()
+    assert f"waits for a debugger at 127.0.0.1:{debug}" in out and "Debugger retargeted to container" in out, out
+
+    init_line, run_line = line_of(score, "init breakpoint"), line_of(score, "run breakpoint")
+    lab.toggle_on({str(score): [init_line, run_line]})
+    stop = lab.stopped_frame(timeout=30)
+    assert (stop["frame"]["source"]["path"], stop["frame"]["line"]) == (str(score), init_line)
+    lab.request("continue", {"threadId": stop["thread"]})
+
+    lab.streams.clear()
+    msg_id = lab.kc.execute("answer = %aml_debug container score --data '{\"data\": [1, 2, 3]}'\nprint(answer)")
+    stop = lab.stopped_frame(timeout=60)
+    assert stop["frame"]["line"] == run_line
+    assert lab.frame_variables(stop["frame"]["id"])["data"] == "[1, 2, 3]"
+    lab.request("setBreakpoints", {"source": {"path": str(score)}, "breakpoints": [], "sourceModified": False})
+    lab.request("continue", {"threadId": stop["thread"]})
+    assert lab.wait_execute(msg_id, timeout=60)["status"] == "ok"
+    assert "{'result': [3, 6, 9]}" in lab.output()
+    lab.toggle_off()
+
+    # An edit to the local score.py shows after a service restart.
+    score.write_text(score.read_text().replace('"scale": 3', '"scale": 10'))
+    lab.execute("%aml_debug container restart")
+    lab.execute(f"%aml_debug attach --host 127.0.0.1 --port {debug} --local-root {score.parent} --remote-root /var/azureml-app")
+    lab.toggle_on()  # no breakpoints: the restarted service is released at once
+    lab.toggle_off()
+    deadline = time.monotonic() + 60
+    while True:
+        lab.streams.clear()
+        lab.execute("answer = %aml_debug container score --data '{\"data\": [1]}'\nprint(answer)")
+        if "{'result': [10]}" in lab.output() or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert "{'result': [10]}" in lab.output()
+    assert lab.kernel_info_seconds() < 1
+
+
+def test_failures_are_one_line_and_leave_nothing_running(image: str, tmp_path: Path, monkeypatch) -> None:
+    import docker
+
+    from amldebug_jupyter import containers
+    from amldebug_jupyter.errors import BackendError, UserError
+
+    score = write(tmp_path / "app" / "score.py", SCORE)
+    with pytest.raises(UserError, match="Image 'nope:1' is not on this machine"):
+        containers.run_scoring_container("nope:1", score, name="amldebug-fail")
+    with socket.socket() as busy:  # the scoring port is taken: the server cannot start
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        box = containers.run_scoring_container(image, score, name="amldebug-fail", http_port=port, timeout=5)
+        with pytest.raises(BackendError, match="exited before waiting for a debugger"):
+            containers.wait_for_endpoint(box, timeout=60)
+    containers.stop_ours("amldebug-fail")
+    assert not docker.from_env().containers.list(all=True, filters={"name": "amldebug-fail"})
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    with pytest.raises(UserError, match="Docker is not running or not reachable"):
+        containers.run_scoring_container(image, score)
+
+
+def test_a_rebuild_with_unchanged_inputs_reuses_the_image(image: str) -> None:
+    from amldebug_jupyter.images import build_local_image
+
+    said = []
+    t0 = time.monotonic()
+    assert build_local_image(ensure_base_image(), say=said.append) == image
+    assert time.monotonic() - t0 < 2 and said[-1].startswith("Reusing")
