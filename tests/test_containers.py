@@ -15,6 +15,9 @@ from conftest import free_port, line_of, write
 from docker_env import ensure_base_image
 from kernel_harness import LabFrontend, lab_kernel
 
+# The first test also builds the debug image (about 100 s on the vfs storage driver).
+pytestmark = pytest.mark.timeout(600)
+
 SCORE = """
     import json
 
