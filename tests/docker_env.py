@@ -40,15 +40,17 @@ def ensure_engine(timeout: float = 60) -> None:
 
 
 def _mirror() -> str:
-    for path in glob.glob("/etc/apt/sources.list.d/*") + ["/etc/apt/sources.list"]:
+    """The Debian mirror apt uses here (the machine reaches only its configured mirrors)."""
+    for path in sorted(glob.glob("/etc/apt/sources.list.d/*")) + ["/etc/apt/sources.list"]:
         try:
-            for line in open(path):
-                if line.startswith("URIs:") and "security" not in line:
-                    return line.split()[1]
-                if line.startswith("deb ") and "security" not in line:
-                    return line.split()[1]
+            lines = open(path).read().splitlines()
         except OSError:
             continue
+        for line in lines:
+            words = line.split()
+            if len(words) > 1 and words[0] in ("URIs:", "deb") and "/debian" in words[1] \
+                    and "security" not in words[1]:
+                return words[1]
     return "http://deb.debian.org/debian"
 
 
@@ -58,8 +60,10 @@ def ensure_base_image() -> str:
         return BASE_IMAGE
     rootfs = tempfile.mkdtemp(prefix="amldebug-rootfs-")
     try:
-        subprocess.run(["debootstrap", "--variant=minbase", "--include=python3,python3-pip", "bookworm", rootfs,
-                        _mirror()], check=True, capture_output=True, timeout=900)
+        made = subprocess.run(["debootstrap", "--variant=minbase", "--include=python3,python3-pip", "bookworm",
+                               rootfs, _mirror()], capture_output=True, text=True, timeout=900)
+        if made.returncode != 0:
+            raise RuntimeError(f"debootstrap failed: {(made.stderr or made.stdout).strip().splitlines()[-1:]}")
         tar = subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE)
         subprocess.run(["docker", "import", "-", BASE_IMAGE], stdin=tar.stdout, check=True, capture_output=True,
                        timeout=300)
