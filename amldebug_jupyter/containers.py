@@ -99,7 +99,7 @@ def wait_until_running(container: Any, timeout: float = 30.0) -> None:
 
 def score(url: str, data: Any, timeout: float = 120.0) -> Any:
     """POST a scoring request; returns the decoded answer."""
-    body = json.dumps(data).encode() if not isinstance(data, (bytes, str)) else (data.encode() if isinstance(data, str) else data)
+    body = data if isinstance(data, bytes) else (data if isinstance(data, str) else json.dumps(data)).encode()
     request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as answer:

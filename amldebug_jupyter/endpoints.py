@@ -72,13 +72,16 @@ Detection = Union[Endpoint, DetectedError]
 
 
 def seed_port(arguments: Sequence[str]) -> int:
-    """The port a seed-instrumented script listens on, read from its own arguments."""
-    args = list(arguments)
+    """The port a seed-instrumented script listens on, read from its own arguments.
+
+    A value that is not a number (a pipeline parameter, a typo) leaves the script's default.
+    """
+    args = [str(a) for a in arguments]
     for i, a in enumerate(args):
-        if a == "--remote_debug_port" and i + 1 < len(args):
-            return int(args[i + 1])
-        if a.startswith("--remote_debug_port="):
-            return int(a.split("=", 1)[1])
+        value = args[i + 1] if a == "--remote_debug_port" and i + 1 < len(args) else (
+            a.split("=", 1)[1] if a.startswith("--remote_debug_port=") else None)
+        if value is not None:
+            return int(value) if value.isdigit() else SEED_DEFAULT_PORT
     return SEED_DEFAULT_PORT
 
 

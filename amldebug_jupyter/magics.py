@@ -334,11 +334,9 @@ class AmlDebugMagics(Magics):
             if (args.attach or config.current().attach_mode) == "auto" and _in_kernel():
                 from . import bridge
 
-                target = bridge.Target(endpoint.host, endpoint.port, label=f"container '{args.name}'",
-                                       path_mappings=[{"localRoot": str(score_py.parent), "remoteRoot": containers.APP_ROOT}])
-                bridge.attach(target)
-                print(f"Debugger retargeted to container '{args.name}' ({score_py.parent} <-> {containers.APP_ROOT}). "
-                      "Turn on the debugger (bug icon) to debug init() and run().")
+                target = bridge.attach(bridge.target_for_address(endpoint.host, endpoint.port, str(score_py.parent),
+                                                                 containers.APP_ROOT, label=f"container '{args.name}'"))
+                print(bridge.retargeted(target, endpoint.seconds_left(), goal="debug init() and run()"))
             return None
         info = containers.started(args.name)
         if args.action == "score":
@@ -395,9 +393,7 @@ class AmlDebugMagics(Magics):
             print(bridge.attach_step(run, args.target, stop_on_entry=args.stop_on_entry))
         elif args.host and args.port:
             target = bridge.attach(bridge.target_for_address(args.host, args.port, args.local_root, args.remote_root))
-            where = "; ".join(f"{m['localRoot']} <-> {m['remoteRoot']}" for m in target.path_mappings) or "no path mapping"
-            print(f"Debugger retargeted to {target.address} ({where}). "
-                  "Turn on the debugger (bug icon) for this notebook to debug it.")
+            print(bridge.retargeted(target))
         else:
             raise UsageError("%aml_debug attach: name a STEP of the current run, or give --host and --port.")
         return None

@@ -6,6 +6,7 @@ the CLI, the panel and the kernel bridge only read it, wait on it, or subscribe 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -20,6 +21,8 @@ from .spec import Pipeline
 
 if TYPE_CHECKING:  # pragma: no cover
     from .backends.base import Backend
+
+log = logging.getLogger(__name__)
 
 NOT_STARTED, RUNNING, COMPLETED, FAILED, CANCELED = "NotStarted", "Running", "Completed", "Failed", "Canceled"
 TERMINAL = frozenset({COMPLETED, FAILED, CANCELED})
@@ -154,9 +157,7 @@ class DebugRun:
             try:
                 callback(event)
             except Exception:  # pragma: no cover - a view's bug must not break the run
-                import logging
-
-                logging.getLogger(__name__).exception("run event subscriber failed")
+                log.exception("run event subscriber failed")
 
     def handle_log_event(self, event: Event) -> None:
         """Entry point for the tailer's events."""

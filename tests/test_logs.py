@@ -105,6 +105,15 @@ def test_detects_seed_instrumented_lines_with_port_from_arguments() -> None:
     assert 299 <= found.deadline - before <= 301
 
 
+def test_seed_port_comes_from_the_scripts_arguments() -> None:
+    from amldebug_jupyter.endpoints import seed_port
+
+    assert seed_port(["--remote_debug", "--remote_debug_port", 6001]) == 6001
+    assert seed_port(["--remote_debug_port=6002"]) == 6002
+    assert seed_port(["--remote_debug_port", "$AML_PARAMETER_port"]) == 5678  # not a number: the default
+    assert seed_port(["--remote_debug"]) == 5678
+
+
 def test_detects_entry_errors_and_tolerates_garbage() -> None:
     d = EndpointDetector("s")
     assert d.feed("AMLDEBUG_ENDPOINT {not json") is None

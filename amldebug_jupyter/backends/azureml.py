@@ -155,7 +155,7 @@ class AzureMLBackend:
                     if name not in watched:
                         step = run.pipeline.step(name)
                         tailer.watch(name, blob_log_sources(lambda c=child: self.service.log_files(c)),
-                                     _seed_port(step))
+                                     seed_port(step.arguments))
                         watched.add(name)
                     self._update_step(run, name, child)
                 tailer.poll_once()
@@ -217,9 +217,3 @@ class AzureMLBackend:
                 parts.append(body.decode("utf-8", errors="replace"))
         return "".join(parts)
 
-
-def _seed_port(step: Step) -> int:
-    try:
-        return seed_port(step.arguments)
-    except ValueError:
-        return seed_port(())

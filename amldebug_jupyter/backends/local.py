@@ -94,7 +94,7 @@ class LocalBackend:
         run = DebugRun(run_id, pipeline, self, options, states, run_dir=run_dir)
         tailer = LogTailer(self.poll_interval)
         for step in pipeline.steps:
-            tailer.watch(step.name, self.log_sources(run, step.name), _seed_port_or_default(step))
+            tailer.watch(step.name, self.log_sources(run, step.name), seed_port(step.arguments))
         tailer.subscribe(run.handle_log_event)
         local = self._runs[run_id] = _LocalRun(tailer)
         run.set_status(RUNNING)
@@ -174,13 +174,6 @@ class LocalBackend:
         root = run.steps[step].remote_root
         files = [p for pattern in LOG_PATTERNS for p in sorted(root.glob(pattern))]
         return "".join(p.read_text(encoding="utf-8", errors="replace") for p in files)
-
-
-def _seed_port_or_default(step: Step) -> int:
-    try:
-        return seed_port(step.arguments)
-    except ValueError:
-        return seed_port(())
 
 
 def _check_runs_here(step: Step) -> None:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..session import DebugRun
 
 __all__ = ["BridgeTimeouts", "RemoteSession", "Target", "attach", "attach_step", "auto_attach", "detach",
-           "target_for_step", "target_for_address", "to_local_path"]
+           "retargeted", "target_for_step", "target_for_address", "to_local_path"]
 
 
 def to_local_path(remote_path: str, path_mappings: Sequence[Dict[str, str]]) -> Optional[str]:
@@ -52,7 +52,7 @@ def target_for_step(run: "DebugRun", step: str, stop_on_entry: Optional[bool] = 
 
 
 def target_for_address(host: str, port: int, local_root: Optional[str] = None,
-                       remote_root: Optional[str] = None) -> Target:
+                       remote_root: Optional[str] = None, label: Optional[str] = None) -> Target:
     """A target given by address (any ``debugpy.listen``), optionally with one path mapping."""
     if (local_root is None) != (remote_root is None):
         raise UserError("Give both --local-root and --remote-root (a path mapping needs both ends), or neither.")
@@ -62,7 +62,7 @@ def target_for_address(host: str, port: int, local_root: Optional[str] = None,
         if not os.path.isdir(local):
             raise UserError(f"--local-root {local_root!r} is not a folder on this machine.")
         mappings.append({"localRoot": local, "remoteRoot": remote_root})
-    return Target(host, int(port), label=f"{host}:{port}", path_mappings=mappings)
+    return Target(host, int(port), label=label or f"{host}:{port}", path_mappings=mappings)
 
 
 def attach(target: Target) -> Target:
@@ -86,12 +86,17 @@ def detach() -> str:
 def attach_step(run: "DebugRun", step: str, stop_on_entry: Optional[bool] = None) -> str:
     """Retarget the kernel's debugger at a step that announced its endpoint; returns what to tell the user."""
     target = attach(target_for_step(run, step, stop_on_entry))
-    where = "; ".join(f"{m['localRoot']} <-> {m['remoteRoot']}" for m in target.path_mappings) or "no path mapping"
     endpoint = run.steps[step].endpoint
-    left = endpoint.seconds_left() if endpoint is not None else None
-    deadline = f"; it waits {left:.0f} s more" if left is not None else ""
-    return (f"Debugger retargeted to {target.name} at {target.address} ({where}{deadline}). "
-            "Turn on the debugger (bug icon) for this notebook to debug it.")
+    return retargeted(target, endpoint.seconds_left() if endpoint is not None else None)
+
+
+def retargeted(target: Target, seconds_left: Optional[float] = None, goal: str = "debug it") -> str:
+    """The one line that tells the user where the debugger now points and what to do next."""
+    where = "; ".join(f"{m['localRoot']} <-> {m['remoteRoot']}" for m in target.path_mappings) or "no path mapping"
+    at = f" at {target.address}" if target.name != target.address else ""
+    deadline = f"; it waits {seconds_left:.0f} s more" if seconds_left is not None else ""
+    return (f"Debugger retargeted to {target.name}{at} ({where}{deadline}). "
+            f"Turn on the debugger (bug icon) for this notebook to {goal}.")
 
 
 def auto_attach(run: "DebugRun", announce: Callable[[str], None]) -> Callable[[], None]:
