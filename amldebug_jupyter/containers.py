@@ -12,7 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from .errors import BackendError, UserError
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 LABEL = {"amldebug": "1"}
 APP_ROOT = "/var/azureml-app"
+PACKAGE_HTTP_PORT = 5001
 INSTALL_HINT = "Debug images and containers need the Docker SDK: pip install 'amldebug-jupyter[docker]'."
 
 
@@ -44,39 +45,90 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0][:300]
 
 
+def pull_image(client: Any, reference: str, auth: Optional[Dict[str, str]] = None,
+               say: Callable[[str], None] = print, every: float = 2.0) -> Any:
+    """Pull with the engine's own error messages and a progress line every few seconds.
+
+    (azureml-core's ``package.pull()`` reads ``status`` from every frame, so a real error such
+    as 'unauthorized' or 'manifest unknown' surfaces there only as ``'status'``.)
+    """
+    import docker
+
+    repository, tag = docker.utils.parse_repository_tag(reference)
+    say(f"Pulling {reference}...")
+    layers: Dict[str, List[int]] = {}
+    last = time.monotonic()
+    try:
+        for frame in client.api.pull(repository, tag or "latest", stream=True, decode=True, auth_config=auth):
+            if "error" in frame:
+                raise BackendError(f"Could not pull {reference}: {frame['error'].strip().splitlines()[0][:300]}")
+            status, detail = frame.get("status", ""), frame.get("progressDetail") or {}
+            if detail.get("total"):
+                layers[frame.get("id", "")] = [detail.get("current", 0), detail["total"]]
+            if status.startswith(("Status:", "Digest:")):
+                say(status)
+            elif layers and time.monotonic() - last >= every:
+                last = time.monotonic()
+                done, total = sum(c for c, _ in layers.values()), sum(t for _, t in layers.values())
+                say(f"  {done / 1e6:,.0f} of {total / 1e6:,.0f} MB in {len(layers)} layers")
+    except docker.errors.APIError as e:
+        raise BackendError(f"Could not pull {reference}: {_first_line(e)}") from None
+    return client.images.get(reference)
+
+
+def is_package_image(image: Any) -> bool:
+    """A ``Model.package`` image (services under runit) rather than one of our local builds."""
+    return not (image.labels or {}).get("amldebug.hash")
+
+
 def run_scoring_container(image: str, score: Path, name: str = "amldebug-score", http_port: int = 5001,
-                          debug_port: int = 5678, network: str = "host", timeout: float = 60.0) -> Any:
-    """Start the image's inference server with the local score.py mounted; returns the container."""
+                          debug_port: int = 5678, network: str = "host", timeout: float = 60.0) -> Tuple[Any, int]:
+    """Start the image's services with the local score.py mounted; returns the container and the
+    host port of its scoring service.
+
+    Our local images run the inference server directly; ``Model.package`` images start their
+    services with ``runsvdir /var/runit`` (what the manual workflow types inside the container)
+    and serve on 5001, so on the host network their scoring port is 5001 whatever ``http_port`` says.
+    """
     import docker
 
     client = docker_client()
     if not score.is_file():
         raise UserError(f"{score} is not a file: give the score.py to mount with --score.")
     try:
-        client.images.get(image)
+        found = client.images.get(image)
     except docker.errors.ImageNotFound:
         raise UserError(f"Image {image!r} is not on this machine: build it with %aml_debug image build.") from None
     for old in client.containers.list(all=True, filters={"name": f"^{name}$"}):
         if old.labels.get("amldebug") != "1":
             raise UserError(f"A container named {name!r} exists and is not ours: pass --name to choose another.")
         old.remove(force=True)
+    package = is_package_image(found)
     env = {"AMLDEBUG_PORT": str(debug_port), "AMLDEBUG_TIMEOUT": f"{timeout:g}", "AMLDEBUG_HOST": "127.0.0.1",
-           "AZUREML_ENTRY_SCRIPT": "amldebug_score.py", "AML_APP_ROOT": APP_ROOT, "WORKER_COUNT": "1"}
+           "AMLDEBUG_SCORE": f"{APP_ROOT}/score.py", "WORKER_COUNT": "1"}
     kwargs: Dict[str, Any] = {}
     if network == "host":
         kwargs["network_mode"] = "host"
-        port = http_port
-    else:  # published on loopback only: debugpy is unauthenticated code execution
-        kwargs["ports"] = {"5001/tcp": ("127.0.0.1", http_port), f"{debug_port}/tcp": ("127.0.0.1", debug_port)}
+        served = PACKAGE_HTTP_PORT if package else http_port
+        port = served
+    else:  # a bridge or named network, ports published on loopback only: debugpy is unauthenticated code execution
+        kwargs["network"] = network
+        kwargs["ports"] = {f"{PACKAGE_HTTP_PORT}/tcp": ("127.0.0.1", http_port),
+                           f"{debug_port}/tcp": ("127.0.0.1", debug_port)}
         env["AMLDEBUG_HOST"] = "0.0.0.0"  # inside the container's own namespace only
-        port = 5001
-    command = ["azmlinfsrv", "--entry_script", f"{APP_ROOT}/amldebug_score.py", "--port", str(port)]
+        served, port = http_port, PACKAGE_HTTP_PORT
+    if package:
+        command = ["runsvdir", "/var/runit"]
+    else:
+        env.update(AZUREML_ENTRY_SCRIPT="amldebug_score.py", AML_APP_ROOT=APP_ROOT)
+        command = ["azmlinfsrv", "--entry_script", f"{APP_ROOT}/amldebug_score.py", "--port", str(port)]
     try:
-        return client.containers.run(image, command, name=name, detach=True, labels=LABEL, environment=env,
-                                     volumes={str(score.resolve()): {"bind": f"{APP_ROOT}/score.py", "mode": "ro"}},
-                                     working_dir=APP_ROOT, **kwargs)
+        box = client.containers.run(image, command, name=name, detach=True, labels=LABEL, environment=env,
+                                    volumes={str(score.resolve()): {"bind": f"{APP_ROOT}/score.py", "mode": "ro"}},
+                                    working_dir=APP_ROOT, **kwargs)
     except docker.errors.APIError as e:
         raise UserError(f"Could not start the container from {image}: {_first_line(e)}") from None
+    return box, served
 
 
 def container_logs(container: Any, tail: int = 200) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Iterable, List, Optional, Sequence
 
 from . import _process
-from .containers import APP_ROOT, LABEL, docker_client
+from .containers import APP_ROOT, LABEL, docker_client, pull_image
 from .errors import BackendError, UserError
 from .instrument import ENTRY_FILE
 
@@ -78,7 +78,7 @@ def build_local_image(base: str, pip_packages: Sequence[str] = (), tag: Optional
     try:
         base_image = client.images.get(base)
     except docker.errors.ImageNotFound:
-        raise UserError(f"Base image {base!r} is not on this machine: pull or build it first.") from None
+        base_image = pull_image(client, base, say=say)
     packages = [*SERVER_PACKAGES, *pip_packages]
     digest = content_hash(base_image.id, packages)
     found = client.images.list(filters={"label": f"amldebug.hash={digest}"})
@@ -129,5 +129,12 @@ def conda_pip_packages(conda_file: str) -> List[str]:
             packages += [str(p) for p in dep.get("pip") or []]
         elif isinstance(dep, str) and not dep.startswith(("python=", "python ", "pip")) and dep != "python":
             packages.append(dep.replace("=", "==", 1) if "=" in dep and "==" not in dep else dep)
-    return [p for p in packages if p.split("=")[0].split("<")[0].split(">")[0].strip() not in SERVER_PACKAGES
-            and not p.startswith("azureml-defaults")]
+    return user_packages(packages)
+
+
+def user_packages(packages: Iterable[str]) -> List[str]:
+    """The requirements left once the server and debugger (which every debug image has) are taken out."""
+    from .backends.azureml_service import pip_names
+
+    server = set(SERVER_PACKAGES) | {"azureml-defaults"}
+    return [p for p in packages if pip_names([p]) and pip_names([p])[0] not in server]

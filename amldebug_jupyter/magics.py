@@ -17,10 +17,13 @@ Usage::
     %aml_debug launch-json STEP [--path .vscode/launch.json]    (for VS Code users)
     %aml_debug experiment run SCRIPT [--timeout S] [--attach auto|manual] [-- ARGS...]
                                       (one script, run locally under the debug entry)
-    %aml_debug image build [--base-image IMAGE] [--conda-file myenv.yml] [--tag TAG]
+    %aml_debug image build --model NAME[:VERSION] --entry-script score.py (--conda-file myenv.yml |
+              --environment NAME) [--backend azureml] [--tag debug:N] [--workspace WS]
+                                      (Model.package with debugpy added; pulled and tagged)
+    %aml_debug image build [--backend local] [--base-image IMAGE] [--conda-file myenv.yml] [--tag TAG]
                                       (a local debug scoring image: /var/azureml-app, port 5001)
     %aml_debug container run [IMAGE] --score score.py [--name NAME] [--http-port 8000]
-              [--debug-port 5678] [--network host|bridge] [--timeout S] [--attach auto|manual]
+              [--debug-port 5678] [--network host|bridge|NETWORK] [--timeout S] [--attach auto|manual]
     %aml_debug container score --data JSON [--name NAME]
     %aml_debug container logs|restart|stop [--name NAME]
 
@@ -158,10 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
     image = sub.add_parser("image", prog="%aml_debug image", add_help=False)
     isub = image.add_subparsers(dest="action", parser_class=_Parser)
     build = isub.add_parser("build", prog="%aml_debug image build", add_help=False)
-    build.add_argument("--backend", choices=["local"], default="local")
-    build.add_argument("--base-image", default="amldebug-base:bookworm")
+    build.add_argument("--backend", choices=["azureml", "local"])
+    build.add_argument("--model")
+    build.add_argument("--entry-script")
     build.add_argument("--conda-file")
+    build.add_argument("--environment")
+    build.add_argument("--base-image", default="python:3.11-slim")
     build.add_argument("--tag")
+    build.add_argument("--workspace")
     container = sub.add_parser("container", prog="%aml_debug container", add_help=False)
     csub = container.add_subparsers(dest="action", parser_class=_Parser)
     crun = csub.add_parser("run", prog="%aml_debug container run", add_help=False)
@@ -170,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     crun.add_argument("--name", default="amldebug-score")
     crun.add_argument("--http-port", type=_port, default=8000)
     crun.add_argument("--debug-port", type=_port, default=5678)
-    crun.add_argument("--network", choices=["host", "bridge"], default="host")
+    crun.add_argument("--network", default="host")
     crun.add_argument("--timeout", type=_seconds, default=60.0)
     crun.add_argument("--attach", choices=["auto", "manual"])
     cscore = csub.add_parser("score", prog="%aml_debug container score", add_help=False)
@@ -233,11 +240,7 @@ class AmlDebugMagics(Magics):
         cfg = config.current()
         target = self._cell_value(cell) if cell is not None else self._resolve_pipeline(args.pipeline)
         debug: Any = True if args.debug_all else (args.debug.split(",") if args.debug else None)
-        workspace = None
-        if args.workspace:
-            if args.workspace not in self.shell.user_ns:
-                raise UsageError(f"%aml_debug pipeline submit: --workspace {args.workspace!r} is not defined in the notebook.")
-            workspace = self.shell.user_ns[args.workspace]
+        workspace = self._workspace(args.workspace, "pipeline submit")
         run = submit(target, backend=args.backend or cfg.backend, debug=debug,
                      timeout=cfg.attach_timeout if args.timeout is None else args.timeout, port=args.port,
                      stop_on_entry=cfg.stop_on_entry if args.stop_on_entry is None else args.stop_on_entry,
@@ -306,13 +309,38 @@ class AmlDebugMagics(Magics):
         return run
 
     def image(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
-        from .images import build_local_image, conda_pip_packages
+        from pathlib import Path
 
-        packages = conda_pip_packages(args.conda_file) if args.conda_file else []
-        tag = build_local_image(args.base_image, packages, tag=args.tag)
+        backend = args.backend or ("azureml" if args.model else "local")
+        if backend == "azureml":
+            from .model_package import build_package_image
+
+            if not (args.model and args.entry_script):
+                raise UsageError("%aml_debug image build --backend azureml: needs --model NAME[:VERSION] and "
+                                 "--entry-script score.py.")
+            tag = build_package_image(args.model, Path(args.entry_script),
+                                      Path(args.conda_file).expanduser() if args.conda_file else None,
+                                      args.environment, workspace=self._workspace(args.workspace, "image build"),
+                                      tag=args.tag)
+        else:
+            from .images import build_local_image, conda_pip_packages
+
+            if args.model or args.environment:
+                raise UsageError("%aml_debug image build: --model and --environment need --backend azureml "
+                                 "(a local image takes --conda-file).")
+            packages = conda_pip_packages(args.conda_file) if args.conda_file else []
+            tag = build_local_image(args.base_image, packages, tag=args.tag)
         self._last_image = tag
         print(f"Debug image ready: {tag}")
         return None
+
+    def _workspace(self, name: Optional[str], command: str) -> Any:
+        """The notebook's object named by --workspace (None: the service opens config.json)."""
+        if not name:
+            return None
+        if name not in self.shell.user_ns:
+            raise UsageError(f"%aml_debug {command}: --workspace {name!r} is not defined in the notebook.")
+        return self.shell.user_ns[name]
 
     def container(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
         from pathlib import Path
@@ -324,12 +352,17 @@ class AmlDebugMagics(Magics):
             if not image:
                 raise UsageError("%aml_debug container run: name the IMAGE (or build one first with %aml_debug image build).")
             score_py = Path(args.score).expanduser().resolve()
-            box = containers.run_scoring_container(image, score_py, name=args.name, http_port=args.http_port,
-                                                   debug_port=args.debug_port, network=args.network,
-                                                   timeout=args.timeout)
-            containers.remember(args.name, http_port=args.http_port)
-            endpoint = containers.wait_for_endpoint(box, timeout=args.timeout + 30)
-            print(f"Container {args.name} serves http://127.0.0.1:{args.http_port}/score and waits for a debugger "
+            box, http_port = containers.run_scoring_container(image, score_py, name=args.name,
+                                                              http_port=args.http_port, debug_port=args.debug_port,
+                                                              network=args.network, timeout=args.timeout)
+            containers.remember(args.name, http_port=http_port)
+            try:
+                endpoint = containers.wait_for_endpoint(box, timeout=args.timeout + 30)
+            except BaseException:  # a failed start or an interrupt: nothing is left running
+                containers.stop_ours(args.name)
+                containers.forget(args.name)
+                raise
+            print(f"Container {args.name} serves http://127.0.0.1:{http_port}/score and waits for a debugger "
                   f"at {endpoint.address} ({endpoint.seconds_left():.0f} s left).")
             if (args.attach or config.current().attach_mode) == "auto" and _in_kernel():
                 from . import bridge

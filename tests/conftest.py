@@ -85,6 +85,24 @@ PYTHON = sys.executable
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
 
+@pytest.fixture(scope="session")
+def debug_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The local debug scoring image (the first build takes about 100 s on the vfs driver)."""
+    from amldebug_jupyter.images import build_local_image
+    from docker_env import ensure_base_image
+
+    home = os.environ.get("AMLDEBUG_IMAGE_HOME") or str(tmp_path_factory.mktemp("image-home"))
+    previous = os.environ.get("AMLDEBUG_HOME")
+    os.environ["AMLDEBUG_HOME"] = home  # the wheel cache lives here
+    try:
+        yield build_local_image(ensure_base_image(), say=lambda line: None)
+    finally:
+        if previous is None:
+            os.environ.pop("AMLDEBUG_HOME", None)
+        else:
+            os.environ["AMLDEBUG_HOME"] = previous
+
+
 def pytest_report_header() -> str:
     import debugpy
     import ipykernel

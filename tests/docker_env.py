@@ -1,8 +1,9 @@
 """A Docker engine and a local base image for the tests (no registry is reachable here).
 
 Starts ``dockerd`` (vfs storage, no bridge: containers use the host network) when the engine
-does not answer and we may start it, and builds the base image ``amldebug-base:bookworm`` once
-with debootstrap (Debian bookworm, python3 + pip) and ``docker import``.
+does not answer and we may start it, and builds the base image ``amldebug-base:bookworm-runit`` once
+with debootstrap (Debian bookworm, python3 + pip, and runit, which ``Model.package`` images use to
+start their services) and ``docker import``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import subprocess
 import tempfile
 import time
 
-BASE_IMAGE = "amldebug-base:bookworm"
+BASE_IMAGE = "amldebug-base:bookworm-runit"
 
 
 def _answers() -> bool:
@@ -60,7 +61,7 @@ def ensure_base_image() -> str:
         return BASE_IMAGE
     rootfs = tempfile.mkdtemp(prefix="amldebug-rootfs-")
     try:
-        made = subprocess.run(["debootstrap", "--variant=minbase", "--include=python3,python3-pip", "bookworm",
+        made = subprocess.run(["debootstrap", "--variant=minbase", "--include=python3,python3-pip,runit", "bookworm",
                                rootfs, _mirror()], capture_output=True, text=True, timeout=900)
         if made.returncode != 0:
             raise RuntimeError(f"debootstrap failed: {(made.stderr or made.stdout).strip().splitlines()[-1:]}")

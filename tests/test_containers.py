@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import textwrap
 import time
 from pathlib import Path
 from typing import Iterator
@@ -36,22 +35,6 @@ SCORE = """
 """
 
 
-@pytest.fixture(scope="module")
-def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from amldebug_jupyter.images import build_local_image
-
-    home = os.environ.get("AMLDEBUG_IMAGE_HOME") or str(tmp_path_factory.mktemp("image-home"))
-    previous = os.environ.get("AMLDEBUG_HOME")
-    os.environ["AMLDEBUG_HOME"] = home  # the wheel cache lives here
-    try:
-        yield build_local_image(ensure_base_image(), say=lambda line: None)
-    finally:
-        if previous is None:
-            os.environ.pop("AMLDEBUG_HOME", None)
-        else:
-            os.environ["AMLDEBUG_HOME"] = previous
-
-
 @pytest.fixture
 def lab(amldebug_home: Path) -> Iterator[LabFrontend]:
     with lab_kernel({"AMLDEBUG_HOME": str(amldebug_home), "PYDEVD_DISABLE_FILE_VALIDATION": "1"}) as fe:
@@ -60,14 +43,9 @@ def lab(amldebug_home: Path) -> Iterator[LabFrontend]:
         fe.execute("%aml_debug container stop")
 
 
-def test_scoring_request_stops_in_the_mounted_score_py(image: str, lab: LabFrontend, tmp_path: Path) -> None:
-    score = write(tmp_path / "app" / "score.py", SCORE)
-    http, debug = free_port(), free_port()
-    lab.streams.clear()
-    lab.execute(f"%aml_debug container run {image} --score {score} --http-port {http} --debug-port {debug} --timeout 60")
-    out = lab.output()
-    assert f"waits for a debugger at 127.0.0.1:{debug}" in out and "Debugger retargeted to container" in out, out
-
+def debug_one_request(lab: LabFrontend, score: Path, http_port: int) -> None:
+    """After ``container run``: init() and run() stop at breakpoints, variables show the request,
+    continue returns the response (what a user does in the notebook)."""
     init_line, run_line = line_of(score, "init breakpoint"), line_of(score, "run breakpoint")
     lab.toggle_on({str(score): [init_line, run_line]})
     stop = lab.stopped_frame(timeout=30)
@@ -84,6 +62,16 @@ def test_scoring_request_stops_in_the_mounted_score_py(image: str, lab: LabFront
     assert lab.wait_execute(msg_id, timeout=60)["status"] == "ok"
     assert "{'result': [3, 6, 9]}" in lab.output()
     lab.toggle_off()
+
+
+def test_scoring_request_stops_in_the_mounted_score_py(debug_image: str, lab: LabFrontend, tmp_path: Path) -> None:
+    score = write(tmp_path / "app" / "score.py", SCORE)
+    http, debug = free_port(), free_port()
+    lab.streams.clear()
+    lab.execute(f"%aml_debug container run {debug_image} --score {score} --http-port {http} --debug-port {debug} --timeout 60")
+    out = lab.output()
+    assert f"waits for a debugger at 127.0.0.1:{debug}" in out and "Debugger retargeted to container" in out, out
+    debug_one_request(lab, score, http)
 
     # An edit to the local score.py shows after a service restart.
     score.write_text(score.read_text().replace('"scale": 3', '"scale": 10'))
@@ -102,7 +90,26 @@ def test_scoring_request_stops_in_the_mounted_score_py(image: str, lab: LabFront
     assert lab.kernel_info_seconds() < 1
 
 
-def test_failures_are_one_line_and_leave_nothing_running(image: str, tmp_path: Path, monkeypatch) -> None:
+def test_a_bridge_network_publishes_on_loopback_only(debug_image: str, lab: LabFrontend, tmp_path: Path) -> None:
+    import docker
+
+    client = docker.from_env()
+    network = client.networks.create(f"amldebug-test-{os.getpid()}", driver="bridge")
+    try:
+        score = write(tmp_path / "app" / "score.py", SCORE)
+        http, debug = free_port(), free_port()
+        lab.execute(f"%aml_debug container run {debug_image} --score {score} --network {network.name} "
+                    f"--http-port {http} --debug-port {debug} --timeout 60")
+        ports = client.containers.get("amldebug-score").attrs["NetworkSettings"]["Ports"]
+        published = {name: [(b["HostIp"], b["HostPort"]) for b in bindings or []] for name, bindings in ports.items()}
+        assert published == {"5001/tcp": [("127.0.0.1", str(http))], f"{debug}/tcp": [("127.0.0.1", str(debug))]}
+        debug_one_request(lab, score, http)
+    finally:
+        lab.execute("%aml_debug container stop")
+        network.remove()
+
+
+def test_failures_are_one_line_and_leave_nothing_running(debug_image: str, tmp_path: Path, monkeypatch) -> None:
     import docker
 
     from amldebug_jupyter import containers
@@ -115,20 +122,58 @@ def test_failures_are_one_line_and_leave_nothing_running(image: str, tmp_path: P
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        box = containers.run_scoring_container(image, score, name="amldebug-fail", http_port=port, timeout=5)
+        box, _ = containers.run_scoring_container(debug_image, score, name="amldebug-fail", http_port=port, timeout=5)
         with pytest.raises(BackendError, match="exited before waiting for a debugger"):
             containers.wait_for_endpoint(box, timeout=60)
     containers.stop_ours("amldebug-fail")
     assert not docker.from_env().containers.list(all=True, filters={"name": "amldebug-fail"})
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     with pytest.raises(UserError, match="Docker is not running or not reachable"):
-        containers.run_scoring_container(image, score)
+        containers.run_scoring_container(debug_image, score)
 
 
-def test_a_rebuild_with_unchanged_inputs_reuses_the_image(image: str) -> None:
+def test_a_rebuild_with_unchanged_inputs_reuses_the_image(debug_image: str) -> None:
     from amldebug_jupyter.images import build_local_image
 
     said = []
     t0 = time.monotonic()
-    assert build_local_image(ensure_base_image(), say=said.append) == image
+    assert build_local_image(ensure_base_image(), say=said.append) == debug_image
     assert time.monotonic() - t0 < 2 and said[-1].startswith("Reusing")
+
+
+def test_a_failing_build_is_one_line_and_builds_nothing(tmp_path: Path) -> None:
+    import docker
+
+    from amldebug_jupyter.errors import BackendError
+    from amldebug_jupyter.images import build_local_image
+
+    before = {i.id for i in docker.from_env().images.list()}
+    with pytest.raises(BackendError, match=r"Could not fetch the image's Python packages: .*no-such-package-amldebug"):
+        build_local_image(ensure_base_image(), ["no-such-package-amldebug==0.0.1"], say=lambda line: None)
+    tiny = write(tmp_path / "ctx" / "hello.txt", "no python in here\n").parent  # a base image without Python
+    docker.from_env().images.build(path=str(tiny), dockerfile=str(write(tiny / "Dockerfile", "FROM scratch\nCOPY hello.txt /\n")),
+                                   tag="amldebug-test-nopython:1", rm=True)
+    with pytest.raises(BackendError, match="The base image amldebug-test-nopython:1 cannot run python3"):
+        build_local_image("amldebug-test-nopython:1", say=lambda line: None)
+    docker.from_env().images.remove("amldebug-test-nopython:1", force=True)
+    assert {i.id for i in docker.from_env().images.list()} == before
+
+
+def test_container_run_failures_in_the_notebook_leave_nothing_running(debug_image: str, tmp_path: Path, capsys) -> None:
+    import docker
+    from IPython.testing.globalipapp import start_ipython
+    from IPython import get_ipython
+
+    shell = start_ipython() or get_ipython()
+    shell.extension_manager.load_extension("amldebug_jupyter")
+    score = write(tmp_path / "app" / "score.py", SCORE)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = shell.run_line_magic("aml_debug", f"container run {debug_image} --score {score} --name amldebug-busy "
+                                                   f"--http-port {port} --timeout 5 --attach manual")
+    err = capsys.readouterr().err.strip()
+    assert result is None and "\n" not in err, err
+    assert err.startswith("aml_debug: The container amldebug-busy exited before waiting for a debugger"), err
+    assert not docker.from_env().containers.list(all=True, filters={"name": "amldebug-busy"})

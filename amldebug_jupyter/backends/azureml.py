@@ -42,13 +42,20 @@ def add_debugpy(runconfig: Any) -> Optional[str]:
     env = runconfig.environment
     if env.python.user_managed_dependencies:
         return f"environment '{env.name}' is user-managed: make sure debugpy is installed in it."
-    deps = env.python.conda_dependencies
-    if "debugpy" in pip_names(list(deps.pip_packages)) or "debugpy" in pip_names(list(deps.conda_packages)):
-        return None  # the user's own pin wins
-    deps.add_pip_package("debugpy")
-    if env.version is not None or (env.name or "").startswith("AzureML-"):
-        env.name, env.version = f"{env.name}-amldebug", None  # a registered environment must not change under its name
+    add_pip_packages(env, ["debugpy"])
     return None
+
+
+def add_pip_packages(env: Any, packages: List[str]) -> None:
+    """Add pip packages the environment lacks (the user's own pins win); a registered or curated
+    environment is renamed first, because it must not change under its own name."""
+    deps = env.python.conda_dependencies
+    present = set(pip_names(list(deps.pip_packages)) + pip_names(list(deps.conda_packages)))
+    missing = [p for p in packages if pip_names([p])[0] not in present]
+    for package in missing:
+        deps.add_pip_package(package)
+    if missing and (env.version is not None or (env.name or "").startswith("AzureML-")):
+        env.name, env.version = f"{env.name}-amldebug", None
 
 
 def _client_ip() -> str:

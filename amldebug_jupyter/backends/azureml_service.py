@@ -6,7 +6,7 @@ Everything above this class works on real azureml-core objects (workspaces, run 
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import BackendError, UserError
 
@@ -71,6 +71,47 @@ class AzureMLService:
 
     def run_id(self, run: Any) -> str:
         return str(run.id)
+
+    # Model.package (debug images of deployments)
+
+    def model(self, workspace: Any, name: str, version: Optional[int]) -> Any:
+        from azureml.core import Model
+
+        try:
+            return Model(workspace, name=name, version=version)
+        except Exception as e:
+            which = f"{name}:{version}" if version else name
+            raise UserError(f"No registered model {which} in the workspace ({sdk_message(e)}).") from None
+
+    def environment(self, workspace: Any, name: str) -> Any:
+        from azureml.core import Environment
+
+        try:
+            return Environment.get(workspace, name)
+        except Exception as e:
+            raise UserError(f"No environment {name!r} in the workspace ({sdk_message(e)}).") from None
+
+    def package(self, workspace: Any, models: Sequence[Any], inference_config: Any) -> Any:
+        from azureml.core import Model
+
+        try:
+            return Model.package(workspace, list(models), inference_config, generate_dockerfile=False)
+        except Exception as e:
+            raise BackendError(f"Azure ML refused to package the model: {sdk_message(e)}") from None
+
+    def package_state(self, package: Any) -> Tuple[str, Any, Optional[str]]:
+        """(state, error, image location) after a refresh."""
+        package.update_creation_state()
+        return str(package.state), package.error, package.location
+
+    def package_log(self, package: Any, offset: int) -> bytes:
+        """The build log from ``offset`` on (the SDK reads it with an HTTP Range request)."""
+        return bytes(package.get_logs(decode=False, offset=offset) or b"")
+
+    def package_registry(self, package: Any) -> Tuple[str, str, str]:
+        """(address, username, password) of the registry that holds the package image."""
+        registry = package.get_container_registry()
+        return str(registry.address), str(registry.username), str(registry.password)
 
 
 def sdk_message(error: BaseException) -> str:
