@@ -38,7 +38,8 @@ def _check_options(timeout: float, port: int) -> None:
 def submit(pipeline: PipelineLike, backend: str = "local",
            debug: Union[None, bool, str, Iterable[str]] = None, timeout: float = 300,
            port: int = 0, stop_on_entry: bool = True, post_mortem: bool = False,
-           experiment: Optional[str] = None, workspace: Any = None, seed_args: bool = False) -> DebugRun:
+           experiment: Optional[str] = None, workspace: Any = None, seed_args: bool = False,
+           docker_image: Optional[str] = None) -> DebugRun:
     """Submit ``pipeline``; its debug steps wait up to ``timeout`` s for a debugger.
 
     Parameters
@@ -56,6 +57,8 @@ def submit(pipeline: PipelineLike, backend: str = "local",
     workspace : the azureml ``Workspace`` (default: ``Workspace.from_config()``).
     seed_args : Azure: drive scripts already instrumented the seed way (``--remote_debug ...``)
         by adding those arguments instead of wrapping them in the debug entry.
+    docker_image : local: run the steps in containers of this image (on the host network,
+        their snapshot mounted) instead of as processes.
 
     Returns
     -------
@@ -66,6 +69,6 @@ def submit(pipeline: PipelineLike, backend: str = "local",
     spec.validate()
     options = DebugOptions(timeout=float(timeout), port=port, stop_on_entry=bool(stop_on_entry),
                            post_mortem=bool(post_mortem), experiment=experiment or "")
-    run = get_backend(backend, workspace=workspace, seed_args=seed_args).submit(spec, options)
+    run = get_backend(backend, workspace=workspace, seed_args=seed_args, docker_image=docker_image).submit(spec, options)
     set_current_run(run)
     return run

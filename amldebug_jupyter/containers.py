@@ -197,6 +197,55 @@ def wait_for_endpoint(container: Any, timeout: float = 60.0) -> "Endpoint":
                        f"see %aml_debug container logs.")
 
 
+class StepContainer:
+    """A local run's step in a container of the run's environment image, on the host network.
+
+    The step's snapshot folder is mounted at the same absolute path, so the debug entry, its
+    arguments and the source mapping are those of a step run as a process; the container's
+    output is appended to the step's log file, where the log tailer finds the endpoint.
+    """
+
+    def __init__(self, image: str, argv: List[str], folder: Path, env: Dict[str, str], log_path: Path) -> None:
+        import os
+        import threading
+
+        import docker
+
+        client = docker_client()
+        user = f"{os.getuid()}:{os.getgid()}" if hasattr(os, "getuid") else None
+        try:
+            self.container = client.containers.run(
+                image, argv, detach=True, labels=LABEL, environment=env, network_mode="host", user=user,
+                working_dir=str(folder), volumes={str(folder): {"bind": str(folder), "mode": "rw"}})
+        except docker.errors.ImageNotFound:
+            raise UserError(f"Image {image!r} is not on this machine: build it with %aml_debug experiment run --docker.") from None
+        except docker.errors.APIError as e:
+            raise BackendError(f"Could not start the step's container from {image}: {_first_line(e)}") from None
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._copier = threading.Thread(target=self._copy_logs, args=(log_path,), daemon=True)
+        self._copier.start()
+
+    def _copy_logs(self, log_path: Path) -> None:
+        with open(log_path, "ab", buffering=0) as log:
+            for chunk in self.container.logs(stream=True, follow=True):
+                log.write(chunk)
+
+    def wait(self) -> int:
+        try:
+            code = int(self.container.wait().get("StatusCode", 1))
+        except Exception:  # removed by a cancel while we waited
+            code = 137
+        self._copier.join(10)
+        self.stop()
+        return code
+
+    def stop(self) -> None:
+        try:
+            self.container.remove(force=True)
+        except Exception:  # already gone
+            pass
+
+
 _started: Dict[str, Dict[str, Any]] = {}
 """Containers this kernel started (name -> how to reach it), stopped when the kernel exits."""
 

@@ -37,10 +37,19 @@ EXPOSE 5001
 CMD ["azmlinfsrv", "--entry_script", "{app}/amldebug_score.py", "--port", "5001"]
 """
 
+RUN_DOCKERFILE = """\
+FROM {base}
+COPY wheels/ /tmp/amldebug-wheels/
+RUN python3 -m pip install --break-system-packages --no-index --find-links /tmp/amldebug-wheels {packages} \\
+ && rm -rf /tmp/amldebug-wheels
+ENV PYTHONUNBUFFERED=1
+"""
 
-def content_hash(base_id: str, packages: Sequence[str]) -> str:
+
+def content_hash(base_id: str, packages: Sequence[str], scoring: bool = True) -> str:
     h = hashlib.sha256()
-    for part in (base_id, json.dumps(sorted(packages)), ENTRY_FILE.read_bytes(), SCORE_ENTRY.read_bytes()):
+    app = (ENTRY_FILE.read_bytes(), SCORE_ENTRY.read_bytes()) if scoring else (RUN_DOCKERFILE,)
+    for part in (base_id, json.dumps(sorted(packages)), *app):
         h.update(part if isinstance(part, bytes) else part.encode())
     return h.hexdigest()[:16]
 
@@ -68,8 +77,12 @@ def fetch_wheels(packages: Iterable[str], python: str, dest: Path, timeout: floa
 
 
 def build_local_image(base: str, pip_packages: Sequence[str] = (), tag: Optional[str] = None,
-                      say: Callable[[str], None] = print) -> str:
-    """Build (or reuse) a debug scoring image; returns its tag."""
+                      say: Callable[[str], None] = print, scoring: bool = True) -> str:
+    """Build (or reuse) a debug scoring image; returns its tag.
+
+    ``scoring=False``: the environment of a local experiment run instead (base image, debugpy and
+    the user's packages; steps run in it with their snapshot mounted).
+    """
     import docker
 
     from .backends.local import amldebug_home
@@ -79,8 +92,8 @@ def build_local_image(base: str, pip_packages: Sequence[str] = (), tag: Optional
         base_image = client.images.get(base)
     except docker.errors.ImageNotFound:
         base_image = pull_image(client, base, say=say)
-    packages = [*SERVER_PACKAGES, *pip_packages]
-    digest = content_hash(base_image.id, packages)
+    packages = [*(SERVER_PACKAGES if scoring else ("debugpy",)), *pip_packages]
+    digest = content_hash(base_image.id, packages, scoring)
     found = client.images.list(filters={"label": f"amldebug.hash={digest}"})
     if found:
         reused = tag or found[0].tags[0]
@@ -88,17 +101,19 @@ def build_local_image(base: str, pip_packages: Sequence[str] = (), tag: Optional
             found[0].tag(tag)
         say(f"Reusing {reused}: nothing that goes into the image changed.")
         return reused
-    tag = tag or f"amldebug-debug:{digest[:12]}"
+    tag = tag or f"amldebug-{'debug' if scoring else 'run'}:{digest[:12]}"
     wheels = amldebug_home() / "wheels" / python_version(client, base)
     say(f"Fetching {', '.join(packages)} for Python {wheels.name}...")
     fetch_wheels(packages, wheels.name, wheels)
     with tempfile.TemporaryDirectory(prefix="amldebug-image-") as tmp:
         context = Path(tmp)
         shutil.copytree(wheels, context / "wheels")
-        (context / "app").mkdir()
-        shutil.copyfile(ENTRY_FILE, context / "app" / "_amldebug_entry.py")
-        shutil.copyfile(SCORE_ENTRY, context / "app" / "amldebug_score.py")
-        (context / "Dockerfile").write_text(DOCKERFILE.format(base=base, app=APP_ROOT, packages=" ".join(packages)))
+        if scoring:
+            (context / "app").mkdir()
+            shutil.copyfile(ENTRY_FILE, context / "app" / "_amldebug_entry.py")
+            shutil.copyfile(SCORE_ENTRY, context / "app" / "amldebug_score.py")
+        dockerfile = DOCKERFILE if scoring else RUN_DOCKERFILE
+        (context / "Dockerfile").write_text(dockerfile.format(base=base, app=APP_ROOT, packages=" ".join(packages)))
         _stream_build(client, context, tag, {**LABEL, "amldebug.hash": digest}, say)
     return tag
 

@@ -15,8 +15,11 @@ Usage::
     %aml_debug cancel [RUN]
     %aml_debug panel [RUN]
     %aml_debug launch-json STEP [--path .vscode/launch.json]    (for VS Code users)
-    %aml_debug experiment run SCRIPT [--timeout S] [--attach auto|manual] [-- ARGS...]
-                                      (one script, run locally under the debug entry)
+    %aml_debug experiment run SCRIPT [--timeout S] [--attach auto|manual] [--[no-]stop-on-entry]
+              [--docker [BASE_IMAGE] [--conda-file myenv.yml]] [-- ARGS...]
+                                      (one script, run locally under the debug entry; with
+                                       --docker, in a container of the run's environment image,
+                                       built once and reused while the environment is unchanged)
     %aml_debug image build --model NAME[:VERSION] --entry-script score.py (--conda-file myenv.yml |
               --environment NAME) [--backend azureml] [--tag debug:N] [--workspace WS]
                                       (Model.package with debugpy added; pulled and tagged)
@@ -117,8 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--experiment")
     submit.add_argument("--timeout", type=_seconds)
     submit.add_argument("--port", type=_port, default=0)
-    submit.add_argument("--stop-on-entry", dest="stop_on_entry", action="store_true", default=None)
-    submit.add_argument("--no-stop-on-entry", dest="stop_on_entry", action="store_false")
+    _add_stop_on_entry(submit)
     submit.add_argument("--attach", choices=["auto", "manual"])
     submit.add_argument("--post-mortem", action="store_true")
     submit.add_argument("--no-panel", action="store_true")
@@ -143,8 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     attach.add_argument("--remote-root")
     attach.add_argument("--wait", type=_seconds, default=60.0,
                         help="seconds to wait for the step to announce its endpoint")
-    attach.add_argument("--stop-on-entry", dest="stop_on_entry", action="store_true", default=None)
-    attach.add_argument("--no-stop-on-entry", dest="stop_on_entry", action="store_false")
+    _add_stop_on_entry(attach)
 
     sub.add_parser("detach", prog="%aml_debug detach", add_help=False)
     cancel = sub.add_parser("cancel", prog="%aml_debug cancel", add_help=False)
@@ -158,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     erun.add_argument("--timeout", type=_seconds)
     erun.add_argument("--attach", choices=["auto", "manual"])
     erun.add_argument("--no-panel", action="store_true")
+    _add_stop_on_entry(erun)
+    erun.add_argument("--docker", nargs="?", const="python:3.11-slim", metavar="BASE_IMAGE")
+    erun.add_argument("--conda-file")
     image = sub.add_parser("image", prog="%aml_debug image", add_help=False)
     isub = image.add_subparsers(dest="action", parser_class=_Parser)
     build = isub.add_parser("build", prog="%aml_debug image build", add_help=False)
@@ -190,6 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
     launch.add_argument("--run")
     launch.add_argument("--path", default=".vscode/launch.json")
     return parser
+
+
+def _add_stop_on_entry(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stop-on-entry", dest="stop_on_entry", action="store_true", default=None)
+    parser.add_argument("--no-stop-on-entry", dest="stop_on_entry", action="store_false")
 
 
 SUBCOMMANDS = ("pipeline", "status", "logs", "attach", "detach", "cancel", "panel", "launch-json", "experiment",
@@ -291,7 +300,8 @@ class AmlDebugMagics(Magics):
         raise UsageError(f"%aml_debug pipeline submit: {name!r} is not defined in the notebook and is not a YAML file.")
 
     def experiment(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
-        """Seed workflow 1 without Docker: one script, a snapshot of its folder, a debugger."""
+        """Seed workflow 1: one script, a snapshot of its folder, a debugger; run as a process, or in a
+        container of the run's environment image (built once, reused while the environment is unchanged)."""
         from pathlib import Path
 
         from . import config
@@ -302,9 +312,18 @@ class AmlDebugMagics(Magics):
         script = Path(args.script).expanduser()
         if not script.is_file():
             raise UsageError(f"%aml_debug experiment run: {args.script!r} is not a file.")
+        if args.conda_file and not args.docker:
+            raise UsageError("%aml_debug experiment run: --conda-file describes a container's environment; add --docker.")
+        image = None
+        if args.docker:
+            from .images import build_local_image, conda_pip_packages
+
+            packages = conda_pip_packages(args.conda_file) if args.conda_file else []
+            image = build_local_image(args.docker, packages, scoring=False)
         step = Step(script.stem, script.name, script.resolve().parent, args.script_args, debug=True)
         run = submit(Pipeline(script.stem, [step]), timeout=cfg.attach_timeout if args.timeout is None else args.timeout,
-                     stop_on_entry=cfg.stop_on_entry)
+                     stop_on_entry=cfg.stop_on_entry if args.stop_on_entry is None else args.stop_on_entry,
+                     docker_image=image)
         self._follow_up(run, args.attach or cfg.attach_mode, show_panel=cfg.show_panel and not args.no_panel)
         return run
 

@@ -177,3 +177,43 @@ def test_container_run_failures_in_the_notebook_leave_nothing_running(debug_imag
     assert result is None and "\n" not in err, err
     assert err.startswith("aml_debug: The container amldebug-busy exited before waiting for a debugger"), err
     assert not docker.from_env().containers.list(all=True, filters={"name": "amldebug-busy"})
+
+
+def test_an_experiment_runs_in_a_container_of_its_environment(lab: LabFrontend, tmp_path: Path) -> None:
+    from test_kernel_magics import wait_until_retargeted
+
+    script = write(tmp_path / "exp" / "train.py", """
+        import os
+        import sys
+
+        in_container = os.path.exists("/.dockerenv")
+        epochs = int(sys.argv[sys.argv.index("--epochs") + 1])
+        total = epochs * 10          # experiment breakpoint
+        print("in container:", in_container, "total:", total)
+    """)
+    conda = write(tmp_path / "exp" / "env.yml", "dependencies:\n  - python=3.11\n  - pip:\n    - debugpy\n")
+    run_line = (f"run = %aml_debug experiment run {script} --docker {ensure_base_image()} --conda-file {conda} "
+                "--timeout 60 --no-stop-on-entry --no-panel -- --epochs 3")
+    lab.streams.clear()
+    assert lab.execute(run_line, timeout=600)["status"] == "ok", lab.output()
+    assert "Successfully built" in lab.output() or "Reusing" in lab.output(), lab.output()  # the build log shows
+    wait_until_retargeted(lab)
+    line = line_of(script, "experiment breakpoint")
+    lab.toggle_on({str(script): [line]})
+    stop = lab.stopped_frame(timeout=60)
+    assert (stop["frame"]["source"]["path"], stop["frame"]["line"]) == (str(script), line)
+    variables = lab.frame_variables(stop["frame"]["id"])
+    assert (variables["epochs"], variables["in_container"]) == ("3", "True")
+    lab.request("setBreakpoints", {"source": {"path": str(script)}, "breakpoints": [], "sourceModified": False})
+    lab.request("continue", {"threadId": stop["thread"]})
+    lab.toggle_off()
+    lab.streams.clear()
+    lab.execute("print(run.wait(60))\nprint(run.logs('train'))")
+    assert "Completed" in lab.output() and "in container: True total: 30" in lab.output(), lab.output()
+
+    # The same environment again: the image is reused, nothing is built.
+    lab.streams.clear()
+    t0 = time.monotonic()
+    lab.execute(run_line.replace("--timeout 60", "--timeout 0"))
+    assert time.monotonic() - t0 < 10 and "Reusing" in lab.output(), lab.output()
+    lab.execute("run.wait(60)")

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any, Optional
+
 from ..errors import UserError
 from .base import Backend
-
-from typing import Any
 
 BACKENDS = ("local", "azureml")
 
 
-def get_backend(name: str, workspace: Any = None, seed_args: bool = False) -> Backend:
+def get_backend(name: str, workspace: Any = None, seed_args: bool = False, docker_image: Optional[str] = None) -> Backend:
     """Instantiate a backend by name (imports stay lazy: azureml is heavy)."""
     if name == "local":
         from .local import LocalBackend
 
         if seed_args:
             raise UserError("--seed-args is for --backend azureml; locally, give the seed arguments in the step itself.")
-        return LocalBackend()
+        return LocalBackend(image=docker_image)
+    if docker_image:
+        raise UserError("Running steps in a local container is for --backend local.")
     if name == "azureml":
         from .azureml import AzureMLBackend
 

@@ -20,11 +20,13 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List
+from functools import partial
+from typing import Callable, Dict, Iterable, List, Optional
 
 from .. import _process
 from ..endpoints import seed_port
-from ..errors import BackendError, SpecError
+from ..containers import StepContainer
+from ..errors import BackendError, SpecError, UserError
 from ..instrument import ENTRY_FILE, ENTRY_NAME
 from ..logs import LOG_PATTERNS, LogSource, LogTailer, local_log_sources
 from ..session import CANCELED, COMPLETED, FAILED, RUNNING, DebugOptions, DebugRun, StepState
@@ -58,6 +60,22 @@ def snapshot(source: Path, dest: Path, runs_root: Path) -> None:
         raise BackendError(f"Could not copy {source} into the run folder {dest}: {e}") from None
 
 
+class _StepProcess:
+    """A step run as a process in its own group."""
+
+    def __init__(self, argv: List[str], folder: Path, env: Dict[str, str], log_path: Path) -> None:
+        self.proc = _process.spawn_logged(argv, folder, env, log_path)
+
+    def wait(self) -> int:
+        code = self.proc.wait()
+        _process.reap_group(self.proc.pid)
+        return code
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            _process.kill_group(self.proc)
+
+
 class _LocalRun:
     """Backend-private state of one run: the tailer, the current process, the cancel flag."""
 
@@ -71,9 +89,11 @@ class _LocalRun:
 class LocalBackend:
     name = "local"
 
-    def __init__(self, python: str = sys.executable, poll_interval: float = 0.1) -> None:
-        self.python = python
+    def __init__(self, python: str = sys.executable, poll_interval: float = 0.1, image: Optional[str] = None) -> None:
+        """``image``: run each step in a container of that image (its ``python3``) instead of a process."""
+        self.python = "python3" if image else python
         self.poll_interval = poll_interval
+        self.image = image
         self._runs: Dict[str, _LocalRun] = {}
 
     # -- submit --------------------------------------------------------------------------
@@ -137,17 +157,24 @@ class LocalBackend:
 
     def _run_step(self, run: DebugRun, local: _LocalRun, step: Step) -> str:
         state = run.steps[step.name]
-        env = dict(os.environ, PYTHONUNBUFFERED="1", AMLDEBUG_RUN_ID=run.id, AMLDEBUG_STEP=step.name)
+        env = dict({} if self.image else os.environ, PYTHONUNBUFFERED="1", AMLDEBUG_RUN_ID=run.id,
+                   AMLDEBUG_STEP=step.name)
         if step.debug:
             env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+        start = partial(StepContainer, self.image) if self.image else _StepProcess
         with local.lock:
             if local.canceled.is_set():
                 return CANCELED
-            local.proc = _process.spawn_logged(self.command(step, state, run.options),
-                                               state.remote_root, env, state.remote_root / STD_LOG)
+            try:
+                local.proc = start(self.command(step, state, run.options), state.remote_root, env,
+                                   state.remote_root / STD_LOG)
+            except UserError as e:  # the step's log says why it never ran
+                with open(state.remote_root / STD_LOG, "a") as log_file:
+                    log_file.write(f"amldebug: {e}\n")
+                run.set_step_status(step.name, FAILED)
+                return FAILED
         run.set_step_status(step.name, RUNNING)
         code = local.proc.wait()
-        _process.reap_group(local.proc.pid)
         local.tailer.poll_once()  # the step's last lines reach the run before its status does
         if local.canceled.is_set():
             status = CANCELED
@@ -163,8 +190,8 @@ class LocalBackend:
         with local.lock:
             local.canceled.set()
             proc = local.proc
-        if proc is not None and proc.poll() is None:
-            _process.kill_group(proc)
+        if proc is not None:
+            proc.stop()
 
     # -- logs ----------------------------------------------------------------------------
     def log_sources(self, run: DebugRun, step: str) -> Callable[[], Iterable[LogSource]]:
