@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import time
 from pathlib import Path
 from typing import Iterator
@@ -130,6 +131,9 @@ def test_failures_are_one_line_and_leave_nothing_running(debug_image: str, tmp_p
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     with pytest.raises(UserError, match="Docker is not running or not reachable"):
         containers.run_scoring_container(debug_image, score)
+    monkeypatch.setitem(sys.modules, "docker", None)  # the [docker] extra is not installed
+    with pytest.raises(UserError, match=r"pip install 'amldebug-jupyter\[docker\]'"):
+        containers.docker_client()
 
 
 def test_a_rebuild_with_unchanged_inputs_reuses_the_image(debug_image: str) -> None:
