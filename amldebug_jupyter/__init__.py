@@ -32,12 +32,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext amldebug_jupyter``: register ``%aml_debug`` (cheap: no SDK imports)."""
-    from . import config
+    """``%load_ext amldebug_jupyter``: register ``%aml_debug`` and, in a Jupyter kernel, open the
+    comm to the JupyterLab extension (cheap: no SDK imports)."""
+    from . import config, frontend
     from .magics import AmlDebugMagics
 
     config.install(ipython)
     ipython.register_magics(AmlDebugMagics)
+    frontend.install(ipython)
 
 
 def __getattr__(name: str) -> Any:

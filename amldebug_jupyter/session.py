@@ -82,10 +82,16 @@ def find_run(run_id: Optional[str] = None) -> "DebugRun":
     raise UserError(f"No run {run_id!r} in this session (runs: {known}).")
 
 
+run_added: List[Callable[["DebugRun"], None]] = []
+"""Views told about every new run of this session (the lab extension's comm)."""
+
+
 def set_current_run(run: "DebugRun") -> None:
     global _current
     _current = run
     _runs[run.id] = run
+    for callback in list(run_added):
+        callback(run)
 
 
 class DebugRun:

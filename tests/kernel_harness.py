@@ -6,6 +6,7 @@ import itertools
 import os
 import queue
 import time
+import uuid
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
@@ -30,6 +31,8 @@ class LabFrontend:
         self._claimed: set = set()
         self.streams: List[str] = []
         self.displays: List[str] = []
+        self.comm_messages: List[Message] = []
+        """comm_open and comm_msg contents from the kernel, in order (what a lab extension receives)."""
 
     # -- iopub ---------------------------------------------------------------------------
     def pump(self, timeout: float = 0.0) -> None:
@@ -50,6 +53,8 @@ class LabFrontend:
                 self.streams.append("\n".join(msg["content"]["traceback"]))
             elif kind in ("display_data", "update_display_data", "execute_result"):
                 self.displays.append(msg["content"]["data"].get("text/plain", ""))
+            elif kind in ("comm_open", "comm_msg"):
+                self.comm_messages.append(msg["content"])
 
     def wait_event(self, name: str, timeout: float = 20, where: Callable[[Message], bool] = lambda e: True) -> Message:
         deadline = time.monotonic() + timeout
@@ -71,6 +76,28 @@ class LabFrontend:
                     return shown
             self.pump(0.05)
         raise AssertionError(f"nothing displayed {text!r} in {timeout} s; displays: {self.displays[-5:]}")
+
+    def open_comm(self, target_name: str, data: Message) -> str:
+        """Open a comm from the frontend's side, as a lab extension does; returns its id."""
+        comm_id = uuid.uuid4().hex
+        self.kc.shell_channel.send(self.kc.session.msg("comm_open", {"comm_id": comm_id, "target_name": target_name,
+                                                                     "data": data}))
+        return comm_id
+
+    def send_comm(self, comm_id: str, data: Message) -> None:
+        self.kc.shell_channel.send(self.kc.session.msg("comm_msg", {"comm_id": comm_id, "data": data}))
+
+    def wait_comm(self, where: Callable[[Message], bool], timeout: float = 20) -> Message:
+        """The first comm data (from any comm, in order) that satisfies ``where``; claimed once."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, content in enumerate(self.comm_messages):
+                if ("comm", i) not in self._claimed and where(content.get("data") or {}):
+                    self._claimed.add(("comm", i))
+                    return content["data"]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no such comm message in {timeout} s; got {[c.get('data') for c in self.comm_messages][-5:]}")
+            self.pump(0.05)
 
     def output(self) -> str:
         self.pump(0.1)

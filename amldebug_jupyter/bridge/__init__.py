@@ -109,7 +109,10 @@ def auto_attach(run: "DebugRun", announce: Callable[[str], None]) -> Callable[[]
         try:
             announce(attach_step(run, step))
         except UserError as e:
+            from ..frontend import report_problem, step_target_id
+
             announce(f"Step '{step}' waits for a debugger, but it could not be attached: {e}")
+            report_problem("attach_failed", step_target_id(run.id, step), f"Could not attach to step '{step}'", str(e))
 
     def on_event(event: object) -> None:
         if isinstance(event, EndpointFound) and not claimed.is_set():

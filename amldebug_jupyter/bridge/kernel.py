@@ -45,7 +45,9 @@ class KernelBridge:
         self.remembered: Dict[str, List[Message]] = {}
         """File breakpoints set during remote sessions, replayed before the next one starts."""
         self.on_change: List[Callable[[Optional[Target], str], None]] = []
-        """Views (panel, lab extension comm) told about attach/detach/lost: (target, what)."""
+        """Views (panel, lab extension comm) told (target, what): 'attached', 'detached', or a
+        problem, 'unreachable' or 'remote_gone', whose text is in :attr:`last_problem`."""
+        self.last_problem: Optional[str] = None
 
     @classmethod
     def install(cls, kernel: Any) -> "KernelBridge":
@@ -63,7 +65,8 @@ class KernelBridge:
         if self.session is None:
             self.session = RemoteSession(self.target, publish=self.kernel._publish_debug_event,
                                          local=self._kernel_debugger, is_cell_path=self._is_cell_path,
-                                         timeouts=self.timeouts, remembered=self.remembered)
+                                         timeouts=self.timeouts, remembered=self.remembered,
+                                         on_problem=self._problem)
         reply = await self.session.handle(msg)
         if msg.get("command") == "disconnect":  # the UI's toggle-off detaches
             self._forget_remote("detached")
@@ -76,6 +79,11 @@ class KernelBridge:
     @staticmethod
     def _is_cell_path(path: str) -> bool:
         return bool(path) and path.startswith(_tmp_directory())
+
+    def _problem(self, kind: str, text: str) -> None:
+        self.last_problem = text
+        for callback in list(self.on_change):
+            callback(self.target, kind)
 
     def _forget_remote(self, what: str) -> None:
         target, self.target, self.session = self.target, None, None

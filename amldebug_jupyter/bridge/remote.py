@@ -92,8 +92,11 @@ class RemoteSession:
 
     def __init__(self, target: Target, publish: Publish, local: LocalHandler, is_cell_path: Callable[[str], bool],
                  timeouts: BridgeTimeouts = BridgeTimeouts(),
-                 remembered: Optional[Dict[str, List[Dict[str, Any]]]] = None) -> None:
+                 remembered: Optional[Dict[str, List[Dict[str, Any]]]] = None,
+                 on_problem: Optional[Callable[[str, str], None]] = None) -> None:
         self.target = target
+        self._on_problem = on_problem or (lambda kind, text: None)
+        """Told ('unreachable' | 'remote_gone', text) when the remote cannot be started or is lost."""
         self.timeouts = timeouts
         self._publish = publish
         self._local = local
@@ -151,6 +154,7 @@ class RemoteSession:
     def _start_failed(self, msg: Message, why: str) -> Message:
         text = f"Could not start remote debugging of {self.target.name} at {self.target.address}: {why}"
         self._notify(text)
+        self._on_problem("unreachable", text)
         return reply(msg, False, message=text)
 
     async def on_attach(self, msg: Message) -> Message:
@@ -397,6 +401,7 @@ class RemoteSession:
         self.broken = f"Lost the connection to {self.target.name}: {reason}"
         self._leave_paused_state()
         self._notify(self.broken)
+        self._on_problem("remote_gone", self.broken)
         self._publish({"type": "event", "seq": 0, "event": "terminated", "body": {}})
 
     def _leave_paused_state(self) -> None:

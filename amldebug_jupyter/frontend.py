@@ -1,0 +1,256 @@
+"""The kernel's side of the comm with the JupyterLab extension (``labextension/``).
+
+Messages follow ``comm_schema.json``, defined once for both sides. The channel is a view: it
+reads run and bridge state and tells the extension what changed (targets, attached, detached,
+problems); the extension's attach and detach requests go to the same library calls as the
+magics. The comm is opened from both ends (the kernel at ``%load_ext``; the extension when it
+connects, e.g. after a page reload), and every open comm gets the same messages.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set
+
+from .errors import UserError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .bridge.remote import Target
+    from .session import DebugRun
+
+log = logging.getLogger(__name__)
+
+SCHEMA_FILE = Path(__file__).with_name("comm_schema.json")
+COMM_TARGET: str = json.loads(SCHEMA_FILE.read_text())["x-comm-target"]
+DEADLINE_WARNING_S = 30.0
+"""A waiting target nobody attached to gets a 'deadline soon' notification this long before it gives up."""
+
+_channel: Optional["FrontendChannel"] = None
+
+
+def install(ipython: Any) -> Optional["FrontendChannel"]:
+    """Open the channel in a Jupyter kernel (once); outside one there is no frontend to talk to."""
+    global _channel
+    kernel = getattr(ipython, "kernel", None)
+    if kernel is None or not hasattr(kernel, "debugger"):
+        return None
+    if _channel is None:
+        try:
+            import comm
+        except ImportError:  # pragma: no cover - ipykernel >= 6.22 brings it
+            return None
+        _channel = FrontendChannel(comm)
+        _channel.start()
+    return _channel
+
+
+def report_problem(kind: str, target: Optional[str], message: str, details: Optional[str] = None) -> None:
+    """A problem the extension shows as a notification (a no-op without the channel)."""
+    if _channel is not None:
+        _channel.send({"type": "problem", "kind": kind, "target": target, "message": message, "details": details})
+
+
+def step_target_id(run_id: str, step: str) -> str:
+    return f"{run_id}:{step}"
+
+
+class FrontendChannel:
+    def __init__(self, comm_module: Any) -> None:
+        self._comm_module = comm_module
+        self._comms: List[Any] = []
+        self._lock = threading.Lock()
+        self._warned: Set[str] = set()
+        self._lost: Dict[str, str] = {}
+
+    # -- wiring --------------------------------------------------------------------------
+    def start(self) -> None:
+        from . import session
+        from .bridge.kernel import current_bridge
+
+        self._comm_module.get_comm_manager().register_target(COMM_TARGET, self._on_open)
+        self._add(self._comm_module.create_comm(target_name=COMM_TARGET, data=self.snapshot()))
+        session.run_added.append(self._watch_run)
+        for run in list(session._runs.values()):
+            self._watch_run(run)
+        current_bridge().on_change.append(self._on_bridge_change)
+        threading.Thread(target=self._tick, name="amldebug-frontend", daemon=True).start()
+
+    def _on_open(self, comm: Any, open_msg: Dict[str, Any]) -> None:
+        self._add(comm)
+        comm.send(self.snapshot())
+
+    def _add(self, comm: Any) -> None:
+        comm.on_msg(self._on_msg)
+        comm.on_close(lambda msg, c=comm: self._drop(c))
+        with self._lock:
+            self._comms.append(comm)
+
+    def _drop(self, comm: Any) -> None:
+        with self._lock:
+            if comm in self._comms:
+                self._comms.remove(comm)
+
+    def send(self, message: Dict[str, Any]) -> None:
+        with self._lock:
+            comms = list(self._comms)
+        for comm in comms:
+            try:
+                comm.send(message)
+            except Exception:  # a closed frontend must not break the run's thread
+                log.debug("comm send failed", exc_info=True)
+
+    def _watch_run(self, run: "DebugRun") -> None:
+        run.subscribe(lambda event: self.publish_targets())
+        self.publish_targets()
+
+    # -- from the extension --------------------------------------------------------------
+    def _on_msg(self, msg: Dict[str, Any]) -> None:
+        data = (msg.get("content") or {}).get("data") or {}
+        kind = data.get("type")
+        if kind == "hello":
+            self.publish_targets()
+        elif kind == "attach":
+            self._attach(str(data.get("target") or ""))
+        elif kind == "detach":
+            from . import bridge
+
+            try:
+                bridge.detach()
+            except UserError as e:
+                report_problem("attach_failed", None, str(e))
+
+    def _attach(self, target_id: str) -> None:
+        from . import bridge
+        from .session import _runs
+
+        run_id, _, step = target_id.rpartition(":")
+        run = _runs.get(run_id)
+        try:
+            if run is None or step not in run.steps:
+                raise UserError(f"No debug target {target_id!r} in this kernel (it may belong to an older session).")
+            print(bridge.attach_step(run, step))
+        except UserError as e:
+            report_problem("attach_failed", target_id, f"Could not attach to {target_id}", str(e))
+
+    # -- to the extension ----------------------------------------------------------------
+    def _on_bridge_change(self, target: Optional["Target"], what: str) -> None:
+        from .bridge.kernel import current_bridge
+
+        target_id = self._id_of(target)
+        if what == "attached" and target is not None:
+            self._lost.pop(target_id, None)
+            script, line = self._script_of(target_id), None
+            if target.entry_breakpoint:
+                script, line = target.entry_breakpoint
+            self.send({"type": "attached", "target": target_id, "script": script, "line": line})
+        elif what == "detached":
+            self.send({"type": "detached", "target": target_id})
+        elif what in ("unreachable", "remote_gone"):
+            if what == "remote_gone":
+                self._lost[target_id] = current_bridge().last_problem or ""
+            report_problem(what, target_id, (current_bridge().last_problem or what).splitlines()[0][:140],
+                           current_bridge().last_problem)
+        self.publish_targets()
+
+    def publish_targets(self) -> None:
+        self.send(self.snapshot())
+
+    def snapshot(self) -> Dict[str, Any]:
+        return {"type": "targets", "targets": self.targets(), "now": time.time(), "home": os.path.expanduser("~")}
+
+    def targets(self) -> List[Dict[str, Any]]:
+        from .session import TERMINAL, _runs
+
+        attached = self._attached()
+        found: List[Dict[str, Any]] = []
+        for run in list(_runs.values()):
+            for state in run.steps.values():
+                endpoint = state.endpoint
+                if not state.debug or (endpoint is None and state.status not in TERMINAL):
+                    continue
+                target_id = step_target_id(run.id, state.name)
+                mapping = run.path_mappings(state.name)[0]
+                found.append({
+                    "id": target_id, "label": f"step '{state.name}' of {run.id}",
+                    "state": self._state(target_id, state.status in TERMINAL, attached),
+                    "address": endpoint.address if endpoint else None,
+                    "deadline": endpoint.deadline if endpoint else None,
+                    "local_root": mapping["localRoot"], "remote_root": mapping["remoteRoot"],
+                    "script": self._script_of(target_id)})
+        current = self._current_target()
+        if current is not None and not any(t["id"] == attached for t in found):
+            mapping = (list(current.path_mappings) or [{}])[0]
+            found.append({"id": attached, "label": current.name, "state": "attached", "address": current.address,
+                          "deadline": None, "local_root": mapping.get("localRoot"),
+                          "remote_root": mapping.get("remoteRoot"), "script": None})
+        return found
+
+    def _state(self, target_id: str, done: bool, attached: Optional[str]) -> str:
+        if target_id == attached:
+            return "lost" if target_id in self._lost else "attached"
+        if target_id in self._lost:
+            return "lost"
+        return "done" if done else "waiting"
+
+    # -- helpers -------------------------------------------------------------------------
+    @staticmethod
+    def _current_target() -> Optional["Target"]:
+        from .bridge.kernel import current_bridge
+
+        try:
+            return current_bridge().target
+        except UserError:
+            return None
+
+    def _attached(self) -> Optional[str]:
+        current = self._current_target()
+        return self._id_of(current) if current is not None else None
+
+    @staticmethod
+    def _id_of(target: Optional["Target"]) -> str:
+        """A step's id when the target is a step of a run in this session, else its address."""
+        from .session import _runs
+
+        if target is None:
+            return ""
+        for run in list(_runs.values()):
+            for name, state in run.steps.items():
+                if state.endpoint is not None and state.endpoint.address == target.address:
+                    return step_target_id(run.id, name)
+        return target.address
+
+    @staticmethod
+    def _script_of(target_id: str) -> Optional[str]:
+        """The local copy of the step's script (what the extension opens in an editor)."""
+        from .bridge import to_local_path
+        from .session import _runs
+
+        run_id, _, step = target_id.rpartition(":")
+        run = _runs.get(run_id)
+        if run is None or step not in run.steps or run.steps[step].endpoint is None:
+            return None
+        endpoint = run.steps[step].endpoint
+        return to_local_path(endpoint.script, run.path_mappings(step)) if endpoint.script else None
+
+    def _tick(self) -> None:
+        """Warn once per target, DEADLINE_WARNING_S before a waiting step gives up."""
+        while True:
+            time.sleep(1.0)
+            try:
+                for target in self.targets():
+                    deadline = target["deadline"]
+                    if target["state"] != "waiting" or deadline is None or target["id"] in self._warned:
+                        continue
+                    left = deadline - time.time()
+                    if 0 < left <= DEADLINE_WARNING_S:
+                        self._warned.add(target["id"])
+                        report_problem("deadline_soon", target["id"],
+                                       f"{target['label']} stops waiting for a debugger in {left:.0f} s",
+                                       "Attach now from the amldebug panel, or it runs without a debugger.")
+            except Exception:  # pragma: no cover - a view must never take the kernel down
+                log.debug("deadline check failed", exc_info=True)
