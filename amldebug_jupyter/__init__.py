@@ -42,6 +42,11 @@ def load_ipython_extension(ipython: Any) -> None:
     frontend.install(ipython)
 
 
+def _jupyter_labextension_paths() -> list:
+    """Where the prebuilt JupyterLab extension lives (for ``jupyter labextension develop``)."""
+    return [{"src": "labextension", "dest": "amldebug-jupyter"}]
+
+
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:

@@ -1,0 +1,211 @@
+import { Signal } from '@lumino/signaling';
+import { KernelChannel } from '../channel';
+import type { IKernelSource, KernelLike } from '../channel';
+import { target } from './fixtures';
+
+type Data = Record<string, unknown>;
+
+/** A comm that records what was sent; `reply` plays the kernel. */
+class FakeComm {
+  constructor(readonly commId: string) {}
+  opened: Data[] = [];
+  sent: Data[] = [];
+  isDisposed = false;
+  onMsg: ((msg: { content: { data: unknown } }) => void) | null = null;
+  onClose: (() => void) | null = null;
+  open(data: Data) {
+    this.opened.push(data);
+    return { done: Promise.resolve() };
+  }
+  send(data: Data) {
+    this.sent.push(data);
+    return { done: Promise.resolve() };
+  }
+  reply(data: unknown) {
+    this.onMsg?.({ content: { data } });
+  }
+  close() {
+    this.isDisposed = true;
+    this.onClose?.();
+  }
+}
+
+type Opener = (comm: FakeComm, msg: { content: { data: unknown } }) => void;
+
+class FakeKernel {
+  constructor(readonly id: string) {}
+  targets = new Map<string, Opener>();
+  comms: FakeComm[] = [];
+  statusChanged = new Signal<this, string>(this);
+  registerCommTarget(name: string, cb: Opener) {
+    this.targets.set(name, cb);
+  }
+  removeCommTarget(name: string, cb: Opener) {
+    if (this.targets.get(name) === cb) {
+      this.targets.delete(name);
+    }
+  }
+  createComm(name: string) {
+    const comm = new FakeComm(`${this.id}-c${this.comms.length}`);
+    this.comms.push(comm);
+    return comm;
+  }
+  /** The kernel opening a comm on its own (as %load_ext does). */
+  openFromKernel(data: unknown): FakeComm {
+    const comm = new FakeComm(`${this.id}-k`);
+    this.targets.get('amldebug')?.(comm, { content: { data } });
+    return comm;
+  }
+}
+
+class FakeSource {
+  kernelChanged = new Signal<
+    this,
+    { newValue: KernelLike | null; oldValue: KernelLike | null }
+  >(this);
+  session: { kernel: KernelLike | null } | null = null;
+  setKernel(kernel: FakeKernel | null) {
+    const oldValue = this.session?.kernel ?? null;
+    const newValue = kernel as unknown as KernelLike | null;
+    this.session = { kernel: newValue };
+    this.kernelChanged.emit({ newValue, oldValue });
+  }
+}
+
+function setup(kernel: FakeKernel | null = new FakeKernel('k1')) {
+  const source = new FakeSource();
+  if (kernel) {
+    source.session = { kernel: kernel as unknown as KernelLike };
+  }
+  const channel = new KernelChannel(
+    source as unknown as IKernelSource,
+    () => 1000
+  );
+  const changes: number[] = [];
+  channel.changed.connect(() => changes.push(channel.model.targets.length));
+  const received: string[] = [];
+  channel.received.connect((_, m) => received.push(m.type));
+  return { source, channel, changes, received };
+}
+
+const snapshot = { type: 'targets', targets: [target()] };
+
+describe('KernelChannel', () => {
+  it('registers the target and says hello on connect', () => {
+    const kernel = new FakeKernel('k1');
+    const { channel } = setup(kernel);
+    expect(kernel.targets.has('amldebug')).toBe(true);
+    expect(kernel.comms).toHaveLength(1);
+    expect(kernel.comms[0].opened).toEqual([{ type: 'hello' }]);
+    expect(channel.isOpen).toBe(true);
+  });
+
+  it('handles a snapshot on the hello comm', () => {
+    const kernel = new FakeKernel('k1');
+    const { channel, changes, received } = setup(kernel);
+    kernel.comms[0].reply(snapshot);
+    expect(channel.model.targets.map(t => t.id)).toEqual(['run1/train']);
+    expect(changes).toEqual([1]);
+    expect(received).toEqual(['targets']);
+  });
+
+  it('handles a kernel-opened comm the same way and sends on it', () => {
+    const kernel = new FakeKernel('k1');
+    const { channel, received } = setup(kernel);
+    kernel.comms[0].close(); // extension not loaded yet: hello closed
+    expect(channel.isOpen).toBe(false);
+    expect(channel.send({ type: 'detach' })).toBe(false);
+    const comm = kernel.openFromKernel(snapshot);
+    expect(received).toEqual(['targets']);
+    comm.reply({
+      type: 'attached',
+      target: 'run1/train',
+      script: null,
+      line: null
+    });
+    expect(channel.model.targets[0].state).toBe('attached');
+    expect(channel.send({ type: 'attach', target: 'run1/train' })).toBe(true);
+    expect(comm.sent).toEqual([{ type: 'attach', target: 'run1/train' }]);
+  });
+
+  it('keeps only the newest comm open so broadcasts are not handled twice', () => {
+    const kernel = new FakeKernel('k1');
+    const { channel, received } = setup(kernel);
+    const hello = kernel.comms[0];
+    const first = kernel.openFromKernel(snapshot);
+    expect(hello.isDisposed).toBe(true);
+    const second = kernel.openFromKernel(snapshot);
+    expect(first.isDisposed).toBe(true);
+    expect(second.isDisposed).toBe(false);
+    expect(channel.isOpen).toBe(true);
+    expect(received).toEqual(['targets', 'targets']);
+    channel.send({ type: 'detach' });
+    expect(first.sent).toEqual([]);
+    expect(second.sent).toEqual([{ type: 'detach' }]);
+  });
+
+  it('ignores invalid messages and refuses to send invalid ones', () => {
+    const kernel = new FakeKernel('k1');
+    const { channel, received } = setup(kernel);
+    const warn = jest
+      .spyOn(console, 'warn')
+      .mockImplementation(() => undefined);
+    const error = jest
+      .spyOn(console, 'error')
+      .mockImplementation(() => undefined);
+    kernel.comms[0].reply({ type: 'targets' });
+    expect(received).toEqual([]);
+    expect(warn).toHaveBeenCalled();
+    expect(channel.send({ type: 'attach' } as never)).toBe(false);
+    expect(kernel.comms[0].sent).toEqual([]);
+    warn.mockRestore();
+    error.mockRestore();
+  });
+
+  it('starts over after a restart: clears targets, says hello again once idle', () => {
+    const kernel = new FakeKernel('k1');
+    const { channel, changes } = setup(kernel);
+    kernel.comms[0].reply(snapshot);
+    kernel.statusChanged.emit('restarting');
+    expect(channel.model.targets).toEqual([]);
+    expect(changes).toEqual([1, 0]);
+    expect(channel.isOpen).toBe(false);
+    kernel.statusChanged.emit('starting');
+    expect(kernel.comms).toHaveLength(1);
+    kernel.statusChanged.emit('idle');
+    expect(kernel.comms).toHaveLength(2);
+    expect(kernel.comms[1].opened).toEqual([{ type: 'hello' }]);
+    kernel.statusChanged.emit('idle');
+    expect(kernel.comms).toHaveLength(2);
+    expect(kernel.targets.has('amldebug')).toBe(true);
+  });
+
+  it('moves to a new kernel on kernel change and leaves the old one', () => {
+    const first = new FakeKernel('k1');
+    const { source, channel } = setup(first);
+    first.comms[0].reply(snapshot);
+    const second = new FakeKernel('k2');
+    source.setKernel(second);
+    expect(first.targets.has('amldebug')).toBe(false);
+    expect(second.targets.has('amldebug')).toBe(true);
+    expect(second.comms[0].opened).toEqual([{ type: 'hello' }]);
+    expect(channel.model.targets).toEqual([]);
+    expect(channel.kernel?.id).toBe('k2');
+  });
+
+  it('waits for a kernel when the session has none yet', () => {
+    const { source, channel } = setup(null);
+    expect(channel.kernel).toBeNull();
+    const kernel = new FakeKernel('k3');
+    source.setKernel(kernel);
+    expect(kernel.comms).toHaveLength(1);
+  });
+
+  it('unregisters on dispose', () => {
+    const kernel = new FakeKernel('k1');
+    const { channel } = setup(kernel);
+    channel.dispose();
+    expect(kernel.targets.has('amldebug')).toBe(false);
+    expect(channel.isDisposed).toBe(true);
+  });
+});

@@ -1,0 +1,117 @@
+import {
+  expandServerRoot,
+  guessHome,
+  isUnder,
+  normalizePath,
+  toAbsolutePath,
+  toServerPath
+} from '../paths';
+
+describe('normalizePath', () => {
+  it.each([
+    ['/a/b/', '/a/b'],
+    ['/a//b///c', '/a/b/c'],
+    ['/', '/'],
+    ['//', '/'],
+    ['a/b/', 'a/b']
+  ])('%s -> %s', (input, output) => {
+    expect(normalizePath(input)).toBe(output);
+  });
+});
+
+describe('isUnder', () => {
+  it('matches the root itself and children, not siblings with a common prefix', () => {
+    expect(isUnder('/srv/proj', '/srv/proj/')).toBe(true);
+    expect(isUnder('/srv/proj/a.py', '/srv/proj')).toBe(true);
+    expect(isUnder('/srv/project/a.py', '/srv/proj')).toBe(false);
+    expect(isUnder('/anything', '/')).toBe(true);
+  });
+});
+
+describe('guessHome', () => {
+  it.each([
+    ['/home/azureuser/proj/x.py', '/home/azureuser'],
+    ['/root/x.py', '/root'],
+    ['/root', '/root'],
+    ['/Users/ana/x.py', '/Users/ana'],
+    ['/rootless/x.py', null],
+    ['/srv/x.py', null]
+  ])('%s -> %s', (path, home) => {
+    expect(guessHome(path)).toBe(home);
+  });
+});
+
+describe('expandServerRoot', () => {
+  it('expands ~ with a known home and strips trailing slashes', () => {
+    expect(expandServerRoot('~', '/home/u')).toBe('/home/u');
+    expect(expandServerRoot('~/work/', '/home/u/')).toBe('/home/u/work');
+    expect(expandServerRoot('/srv/notebooks/', null)).toBe('/srv/notebooks');
+    expect(expandServerRoot('/', null)).toBe('/');
+  });
+
+  it('gives null for ~ without home and for non-absolute roots', () => {
+    expect(expandServerRoot('~/work', null)).toBeNull();
+    expect(expandServerRoot('C:/Users/u', null)).toBeNull();
+    expect(expandServerRoot('~other/x', '/home/u')).toBeNull();
+  });
+});
+
+describe('toServerPath', () => {
+  it('maps under an absolute root', () => {
+    expect(toServerPath('/srv/nb/steps/train.py', '/srv/nb')).toBe(
+      'steps/train.py'
+    );
+    expect(toServerPath('/srv/nb/steps/train.py', '/srv/nb/')).toBe(
+      'steps/train.py'
+    );
+    expect(toServerPath('/srv/nb//steps/train.py', '/srv/nb')).toBe(
+      'steps/train.py'
+    );
+    expect(toServerPath('/etc/x.py', '/')).toBe('etc/x.py');
+  });
+
+  it('maps under ~ using the kernel home or a guessed one', () => {
+    expect(
+      toServerPath('/home/azureuser/proj/a.py', '~', '/home/azureuser')
+    ).toBe('proj/a.py');
+    expect(toServerPath('/home/azureuser/proj/a.py', '~/proj', null)).toBe(
+      'a.py'
+    );
+    expect(toServerPath('/data/u/proj/a.py', '~/proj', '/data/u')).toBe('a.py');
+  });
+
+  it('gives null outside the root or when ~ cannot be expanded', () => {
+    expect(toServerPath('/srv/other/a.py', '/srv/nb')).toBeNull();
+    expect(toServerPath('/srv/nbx/a.py', '/srv/nb')).toBeNull();
+    expect(toServerPath('/data/u/proj/a.py', '~/proj', null)).toBeNull();
+    expect(toServerPath('/home/bob/a.py', '~', '/home/ann')).toBeNull();
+    expect(toServerPath('relative/a.py', '/srv')).toBeNull();
+  });
+
+  it('maps the root itself to the empty path', () => {
+    expect(toServerPath('/srv/nb/', '/srv/nb')).toBe('');
+  });
+});
+
+describe('toAbsolutePath', () => {
+  it('inverts toServerPath', () => {
+    for (const [abs, root, home] of [
+      ['/srv/nb/steps/train.py', '/srv/nb/', null],
+      ['/home/u/p/a.py', '~/p', '/home/u'],
+      ['/etc/x.py', '/', null]
+    ] as const) {
+      const rel = toServerPath(abs, root, home);
+      expect(rel).not.toBeNull();
+      expect(toAbsolutePath(rel as string, root, home)).toBe(abs);
+    }
+  });
+
+  it('handles leading and trailing slashes in the relative path', () => {
+    expect(toAbsolutePath('/steps/', '/srv/nb', null)).toBe('/srv/nb/steps');
+    expect(toAbsolutePath('', '/srv/nb', null)).toBe('/srv/nb');
+  });
+
+  it('gives null for ~ without a home', () => {
+    expect(toAbsolutePath('a.py', '~/p', null)).toBeNull();
+  });
+});

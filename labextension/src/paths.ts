@@ -1,0 +1,102 @@
+/**
+ * Mapping between the kernel's absolute paths (targets' script/local_root)
+ * and the Jupyter server's relative paths (what the document manager opens).
+ *
+ * Jupyter Server reports its root in PageConfig `serverRoot` with the home
+ * directory shortened to `~` (e.g. `~/work`), so turning it back into an
+ * absolute path needs the home directory: the kernel may send it (`home` in a
+ * `targets` message); otherwise it is guessed from the absolute path being
+ * mapped, from the usual home layouts.
+ */
+
+/** Collapse repeated and trailing slashes; keep `/` itself. */
+export function normalizePath(path: string): string {
+  const collapsed = path.replace(/\/+/g, '/');
+  if (collapsed.length > 1 && collapsed.endsWith('/')) {
+    return collapsed.slice(0, -1);
+  }
+  return collapsed;
+}
+
+/** True if `path` equals `root` or lies below it (both absolute). */
+export function isUnder(path: string, root: string): boolean {
+  const p = normalizePath(path);
+  const r = normalizePath(root);
+  if (r === '/') {
+    return p.startsWith('/');
+  }
+  return p === r || p.startsWith(r + '/');
+}
+
+const HOME_PATTERN = /^(\/root|\/home\/[^/]+|\/Users\/[^/]+)(?=\/|$)/;
+
+/** Guess the home directory that contains `absPath` (`/home/u`, `/root`, `/Users/u`). */
+export function guessHome(absPath: string): string | null {
+  const match = HOME_PATTERN.exec(normalizePath(absPath));
+  return match ? match[1] : null;
+}
+
+/**
+ * Expand the server root to an absolute path.
+ *
+ * Returns null when it starts with `~` and no home directory is known.
+ */
+export function expandServerRoot(
+  serverRoot: string,
+  home: string | null
+): string | null {
+  const root = serverRoot.trim();
+  if (root === '~' || root.startsWith('~/')) {
+    if (!home) {
+      return null;
+    }
+    return normalizePath(normalizePath(home) + '/' + root.slice(1));
+  }
+  if (!root.startsWith('/')) {
+    return null; // not absolute (or a Windows drive path): no safe mapping
+  }
+  return normalizePath(root);
+}
+
+/**
+ * Absolute kernel path -> path relative to the server root, or null when the
+ * file is outside the root (the document manager could not open it).
+ */
+export function toServerPath(
+  absPath: string,
+  serverRoot: string,
+  home: string | null = null
+): string | null {
+  if (!absPath.startsWith('/')) {
+    return null;
+  }
+  const root = expandServerRoot(serverRoot, home ?? guessHome(absPath));
+  if (root === null || !isUnder(absPath, root)) {
+    return null;
+  }
+  const path = normalizePath(absPath);
+  if (root === '/') {
+    return path.slice(1);
+  }
+  return path.slice(root.length + 1);
+}
+
+/**
+ * Server-relative path -> absolute path, or null when the server root holds
+ * an unexpandable `~`.
+ */
+export function toAbsolutePath(
+  serverPath: string,
+  serverRoot: string,
+  home: string | null
+): string | null {
+  const root = expandServerRoot(serverRoot, home);
+  if (root === null) {
+    return null;
+  }
+  const rel = normalizePath(serverPath).replace(/^\//, '');
+  if (rel === '' || rel === '/') {
+    return root;
+  }
+  return root === '/' ? '/' + rel : root + '/' + rel;
+}
