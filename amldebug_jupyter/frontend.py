@@ -191,11 +191,11 @@ class FrontendChannel:
         return found
 
     def _state(self, target_id: str, done: bool, attached: Optional[str]) -> str:
+        if done:  # a finished step is done, attached or not
+            return "done"
         if target_id == attached:
             return "lost" if target_id in self._lost else "attached"
-        if target_id in self._lost:
-            return "lost"
-        return "done" if done else "waiting"
+        return "lost" if target_id in self._lost else "waiting"
 
     # -- helpers -------------------------------------------------------------------------
     @staticmethod

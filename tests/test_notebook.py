@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Dict, List
 
@@ -21,7 +22,9 @@ TRAIN = NOTEBOOKS / "local-pipeline" / "train" / "train.py"
 def play_debugger(lab: LabFrontend, seen: Dict[str, object], errors: List[BaseException]) -> None:
     """What the notebook's "Debug it" section asks the user to do, as JupyterLab sends it."""
     try:
-        seen["announcement"] = lab.wait_display("Debugger retargeted to step 'train'", timeout=60)
+        deadline = time.monotonic() + 60
+        while "Debugger retargeted to step 'train'" not in lab.output():  # the Attach the user clicks
+            assert time.monotonic() < deadline, "the kernel was never retargeted to 'train'"
         lab.toggle_on()
         entry = lab.stopped_frame(timeout=30)
         seen["entry"] = (entry["frame"]["source"]["path"], entry["frame"]["line"])
@@ -59,6 +62,8 @@ def test_walkthrough_notebook_runs_top_to_bottom(amldebug_home: Path) -> None:
         try:
             for index, cell in enumerate(nb.cells):
                 client.execute_cell(cell, index)
+                if "run.wait_for_endpoint" in cell.source:  # "Debug it": the user attaches (the panel's Attach)
+                    client.execute_cell(nbformat.v4.new_code_cell("%aml_debug attach train"), index)
         finally:
             player.join(60)
             debugger_client.stop_channels()
