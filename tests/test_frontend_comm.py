@@ -95,3 +95,35 @@ def test_problems_become_notifications(lab: LabFrontend, tmp_path: Path) -> None
     assert not lab.toggle_on()["initialize"]["success"]
     unreachable = lab.wait_comm(of_type("problem", kind="unreachable"), timeout=30)
     assert f"127.0.0.1:{port}" in unreachable["message"]
+
+
+def test_a_remote_that_goes_away_is_reported(lab: LabFrontend, tmp_path: Path) -> None:
+    comm = lab.open_comm("amldebug", {"type": "hello"})
+    train = submit(lab, tmp_path, timeout=60)
+    target = lab.wait_comm(a_target("waiting"))["targets"][0]
+    lab.send_comm(comm, {"type": "attach", "target": target["id"]})
+    lab.wait_comm(of_type("attached", target=target["id"]))
+    lab.toggle_on({str(train): [line_of(train, "# bp")]})
+    lab.stopped_frame()
+    kill_adapter(int(target["address"].rsplit(":", 1)[1]))  # the node goes away: the debug link drops
+    gone = lab.wait_comm(of_type("problem", kind="remote_gone", target=target["id"]), timeout=30)
+    assert gone["message"].startswith("Lost the connection to step 'train'"), gone
+
+
+def kill_adapter(port: int) -> None:
+    """SIGKILL the process listening on 127.0.0.1:``port`` (the step's debugpy adapter, which runs
+    outside the step's process group), found through /proc like ``ss -ltnp`` does."""
+    import os
+    import signal
+
+    inodes = {line.split()[9] for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+              if line.split()[1].endswith(f":{port:04X}") and line.split()[3] == "0A"}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            links = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+        except OSError:
+            continue
+        if any(f"socket:[{inode}]" in links for inode in inodes):
+            os.kill(int(pid), signal.SIGKILL)
+            return
+    raise AssertionError(f"nothing listens on port {port}")
