@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, NamedTuple
 
@@ -38,7 +39,19 @@ class Lab(NamedTuple):
 
 @pytest.fixture
 def lab_server(tmp_path: Path, amldebug_home: Path) -> Iterator[Lab]:
-    """JupyterLab on 127.0.0.1 over a copy of notebooks/ (the repository is never written)."""
+    with serve("jupyterlab", "lab/tree", tmp_path, amldebug_home) as lab:
+        yield lab
+
+
+@pytest.fixture
+def notebook7_server(tmp_path: Path, amldebug_home: Path) -> Iterator[Lab]:
+    with serve("notebook", "notebooks", tmp_path, amldebug_home) as lab:
+        yield lab
+
+
+@contextmanager
+def serve(app: str, page_path: str, tmp_path: Path, amldebug_home: Path) -> Iterator[Lab]:
+    """JupyterLab or Notebook 7 on 127.0.0.1 over a copy of notebooks/ (the repository is never written)."""
     root = tmp_path / "root"
     shutil.copytree(REPO / "notebooks", root)
     settings = tmp_path / "settings"
@@ -48,7 +61,7 @@ def lab_server(tmp_path: Path, amldebug_home: Path) -> Iterator[Lab]:
     env = dict(os.environ, AMLDEBUG_HOME=str(amldebug_home), PYDEVD_DISABLE_FILE_VALIDATION="1",
                JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"))
     log = open(tmp_path / "jupyterlab.log", "wb")
-    server = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+    server = subprocess.Popen([sys.executable, "-m", app, "--no-browser", "--ServerApp.ip=127.0.0.1",
                                f"--ServerApp.port={port}", f"--IdentityProvider.token={token}",
                                f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0",
                                *(["--allow-root"] if os.geteuid() == 0 else [])],
@@ -64,7 +77,7 @@ def lab_server(tmp_path: Path, amldebug_home: Path) -> Iterator[Lab]:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise AssertionError(f"JupyterLab did not start: {(tmp_path / 'jupyterlab.log').read_text()[-2000:]}")
                 time.sleep(0.3)
-        yield Lab(f"{base}/lab/tree/01-local-pipeline-debug.ipynb?token={token}", root)
+        yield Lab(f"{base}/{page_path}/01-local-pipeline-debug.ipynb?token={token}", root)
     finally:
         server.terminate()
         try:
@@ -122,7 +135,9 @@ def run_cells_until(page: Any, text: str, from_cell: int = 0) -> None:
 
     cells = nbformat.read(REPO / "notebooks" / "01-local-pipeline-debug.ipynb", as_version=4).cells
     last = next(i for i, cell in enumerate(cells) if text in cell.source)
-    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="01-local-pipeline-debug").first.click()
+    tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="01-local-pipeline-debug")
+    if tab.count():  # JupyterLab (Notebook 7 shows one document per page)
+        tab.first.click()
     cell = page.locator(".jp-Notebook .jp-Cell").nth(from_cell)
     cell.scroll_into_view_if_needed()
     cell.click()
@@ -214,3 +229,32 @@ def test_a_failed_attach_becomes_a_notification(lab_server: Lab, page: Any) -> N
     dialog.wait_for(timeout=10_000)
     assert "127.0.0.1" in dialog.inner_text()
     snap(page, "notification-details")
+
+
+def view_menu(page: Any, *items: str) -> None:
+    """Notebook 7: View > ITEM (> SUBITEM)."""
+    page.locator(".lm-MenuBar-item", has_text="View").first.click()
+    for depth, item in enumerate(items):
+        entry = page.locator(".lm-Menu").nth(depth).locator(".lm-Menu-item", has_text=item).first
+        entry.hover() if depth < len(items) - 1 else entry.click()
+
+
+def test_notebook_7_lists_targets_and_attaches(notebook7_server: Lab, page: Any) -> None:
+    open_notebook(page, notebook7_server)
+    run_cells_until(page, "run.wait_for_endpoint")
+    wait_idle(page, 90_000)
+    view_menu(page, "Left Sidebar", "Azure ML debug targets")
+    panel = page.locator("#amldebug-targets")
+    row = panel.locator("[data-amldebug-target$=':train'][data-amldebug-state='waiting']")
+    row.wait_for(timeout=60_000)
+    snap(page, "notebook7-panel-waiting")
+    row.get_by_role("button", name="Attach").click()
+    panel.locator("[data-amldebug-target$=':train'][data-amldebug-state='attached']").wait_for(timeout=30_000)
+    view_menu(page, "Debugger Panel")
+    frames = page.locator("#jp-debugger-sidebar .jp-DebuggerCallstackFrame")
+    frames.first.wait_for(timeout=60_000)  # the debugger turned itself on and stopped at the entry
+    assert "train.py" in frames.first.inner_text()
+    snap(page, "notebook7-stopped-at-entry")
+    page.locator("#jp-debugger-sidebar [title^='Continue']").first.click()
+    panel.locator("[data-amldebug-target$=':train'][data-amldebug-state='done']").wait_for(timeout=60_000)
+    assert not [e for e in page.console_errors if "amldebug" in e.lower()], page.console_errors
