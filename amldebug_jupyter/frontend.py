@@ -105,7 +105,9 @@ class FrontendChannel:
                 log.debug("comm send failed", exc_info=True)
 
     def _watch_run(self, run: "DebugRun") -> None:
-        run.subscribe(lambda event: self.publish_targets())
+        from .events import LogLine
+
+        run.subscribe(lambda event: None if isinstance(event, LogLine) else self.publish_targets())  # not per line
         self.publish_targets()
 
     # -- from the extension --------------------------------------------------------------
