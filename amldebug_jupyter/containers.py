@@ -120,8 +120,10 @@ def run_scoring_container(image: str, score: Path, name: str = "amldebug-score",
     if package:
         command = ["runsvdir", "/var/runit"]
     else:
-        env.update(AZUREML_ENTRY_SCRIPT="amldebug_score.py", AML_APP_ROOT=APP_ROOT)
-        command = ["azmlinfsrv", "--entry_script", f"{APP_ROOT}/amldebug_score.py", "--port", str(port)]
+        from .instrument import SCORE_ENTRY_NAME
+
+        env.update(AZUREML_ENTRY_SCRIPT=SCORE_ENTRY_NAME, AML_APP_ROOT=APP_ROOT)
+        command = ["azmlinfsrv", "--entry_script", f"{APP_ROOT}/{SCORE_ENTRY_NAME}", "--port", str(port)]
     try:
         box = client.containers.run(image, command, name=name, detach=True, labels=LABEL, environment=env,
                                     volumes={str(score.resolve()): {"bind": f"{APP_ROOT}/score.py", "mode": "ro"}},

@@ -153,10 +153,10 @@ class FrontendChannel:
         elif what == "detached":
             self.send({"type": "detached", "target": target_id})
         elif what in ("unreachable", "remote_gone"):
+            text = current_bridge().last_problem or what
             if what == "remote_gone":
-                self._lost[target_id] = current_bridge().last_problem or ""
-            report_problem(what, target_id, (current_bridge().last_problem or what).splitlines()[0][:140],
-                           current_bridge().last_problem)
+                self._lost[target_id] = text
+            report_problem(what, target_id, text.splitlines()[0][:140], text)
         self.publish_targets()
 
     def publish_targets(self) -> None:
@@ -168,7 +168,8 @@ class FrontendChannel:
     def targets(self) -> List[Dict[str, Any]]:
         from .session import TERMINAL, _runs
 
-        attached = self._attached()
+        current = self._current_target()
+        attached = self._id_of(current) if current is not None else None
         found: List[Dict[str, Any]] = []
         for run in list(_runs.values()):
             for state in run.steps.values():
@@ -184,7 +185,6 @@ class FrontendChannel:
                     "deadline": endpoint.deadline if endpoint else None,
                     "local_root": mapping["localRoot"], "remote_root": mapping["remoteRoot"],
                     "script": self._script_of(target_id)})
-        current = self._current_target()
         if current is not None and not any(t["id"] == attached for t in found):
             mapping = (list(current.path_mappings) or [{}])[0]
             found.append({"id": attached, "label": current.name, "state": "attached", "address": current.address,
@@ -208,10 +208,6 @@ class FrontendChannel:
             return current_bridge().target
         except UserError:
             return None
-
-    def _attached(self) -> Optional[str]:
-        current = self._current_target()
-        return self._id_of(current) if current is not None else None
 
     @staticmethod
     def _id_of(target: Optional["Target"]) -> str:

@@ -20,10 +20,9 @@ from typing import Callable, Iterable, List, Optional, Sequence
 from . import _process
 from .containers import APP_ROOT, LABEL, docker_client, pull_image
 from .errors import BackendError, UserError
-from .instrument import ENTRY_FILE
+from .instrument import ENTRY_FILE, ENTRY_NAME, SCORE_ENTRY_FILE, SCORE_ENTRY_NAME
 
 SERVER_PACKAGES = ("azureml-inference-server-http", "debugpy")
-SCORE_ENTRY = Path(__file__).parent / "instrument" / "score_entry.py"
 
 DOCKERFILE = """\
 FROM {base}
@@ -32,9 +31,9 @@ RUN python3 -m pip install --break-system-packages --no-index --find-links /tmp/
  && rm -rf /tmp/amldebug-wheels
 COPY app/ {app}/
 WORKDIR {app}
-ENV AML_APP_ROOT={app} AZUREML_ENTRY_SCRIPT=amldebug_score.py WORKER_COUNT=1 PYTHONUNBUFFERED=1
+ENV AML_APP_ROOT={app} AZUREML_ENTRY_SCRIPT={score} WORKER_COUNT=1 PYTHONUNBUFFERED=1
 EXPOSE 5001
-CMD ["azmlinfsrv", "--entry_script", "{app}/amldebug_score.py", "--port", "5001"]
+CMD ["azmlinfsrv", "--entry_script", "{app}/{score}", "--port", "5001"]
 """
 
 RUN_DOCKERFILE = """\
@@ -48,7 +47,7 @@ ENV PYTHONUNBUFFERED=1
 
 def content_hash(base_id: str, packages: Sequence[str], scoring: bool = True) -> str:
     h = hashlib.sha256()
-    app = (ENTRY_FILE.read_bytes(), SCORE_ENTRY.read_bytes()) if scoring else (RUN_DOCKERFILE,)
+    app = (ENTRY_FILE.read_bytes(), SCORE_ENTRY_FILE.read_bytes()) if scoring else (RUN_DOCKERFILE,)
     for part in (base_id, json.dumps(sorted(packages)), *app):
         h.update(part if isinstance(part, bytes) else part.encode())
     return h.hexdigest()[:16]
@@ -110,10 +109,11 @@ def build_local_image(base: str, pip_packages: Sequence[str] = (), tag: Optional
         shutil.copytree(wheels, context / "wheels")
         if scoring:
             (context / "app").mkdir()
-            shutil.copyfile(ENTRY_FILE, context / "app" / "_amldebug_entry.py")
-            shutil.copyfile(SCORE_ENTRY, context / "app" / "amldebug_score.py")
+            shutil.copyfile(ENTRY_FILE, context / "app" / ENTRY_NAME)
+            shutil.copyfile(SCORE_ENTRY_FILE, context / "app" / SCORE_ENTRY_NAME)
         dockerfile = DOCKERFILE if scoring else RUN_DOCKERFILE
-        (context / "Dockerfile").write_text(dockerfile.format(base=base, app=APP_ROOT, packages=" ".join(packages)))
+        (context / "Dockerfile").write_text(dockerfile.format(base=base, app=APP_ROOT, score=SCORE_ENTRY_NAME,
+                                                              packages=" ".join(packages)))
         _stream_build(client, context, tag, {**LABEL, "amldebug.hash": digest}, say)
     return tag
 
@@ -152,4 +152,4 @@ def user_packages(packages: Iterable[str]) -> List[str]:
     from .backends.azureml_service import pip_names
 
     server = set(SERVER_PACKAGES) | {"azureml-defaults"}
-    return [p for p in packages if pip_names([p]) and pip_names([p])[0] not in server]
+    return [p for p in packages if p.strip() and pip_names([p])[0] not in server]

@@ -23,11 +23,10 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Tuple
 
 from .errors import BackendError, UserError
-from .instrument import ENTRY_FILE, ENTRY_NAME
+from .instrument import ENTRY_FILE, ENTRY_NAME, SCORE_ENTRY_FILE, SCORE_ENTRY_NAME
 
 SOURCE_DIR = "amldebug-app"
 """The package's source directory: the image has it at ``/var/azureml-app/amldebug-app``."""
-WRAPPER_NAME = "amldebug_score.py"
 DEBUG_PACKAGES = ["debugpy", "azureml-defaults"]
 CACHE_REPOSITORY = "amldebug-package"
 """Pulled packages are also tagged ``amldebug-package:<content hash>``: the reuse key."""
@@ -68,11 +67,11 @@ def stage_source(entry_script: Path, into: Path) -> Path:
 
     source = into / SOURCE_DIR
     snapshot(entry_script.parent, source, runs_root=into)
-    wrapper = (Path(__file__).parent / "instrument" / "score_entry.py").read_text()
+    wrapper = SCORE_ENTRY_FILE.read_text()
     named = wrapper.replace('USER_SCORE = "score.py"', f"USER_SCORE = {entry_script.name!r}", 1)
     if named == wrapper and entry_script.name != "score.py":
         raise AssertionError("score_entry.py no longer defines USER_SCORE")
-    (source / WRAPPER_NAME).write_text(named)
+    (source / SCORE_ENTRY_NAME).write_text(named)
     (source / ENTRY_NAME).write_bytes(ENTRY_FILE.read_bytes())
     return source
 
@@ -128,7 +127,7 @@ def build_package_image(model: str, entry_script: Path, conda_file: Optional[Pat
         if image is None:
             from azureml.core.model import InferenceConfig
 
-            config = InferenceConfig(entry_script=WRAPPER_NAME, source_directory=str(source), environment=env)
+            config = InferenceConfig(entry_script=SCORE_ENTRY_NAME, source_directory=str(source), environment=env)
             say(f"Packaging model {found.id} with environment {env.name} (debugpy added); Azure ML builds the image...")
             package = service.package(ws, [found], config)
             location = wait_for_package(service, package, say, poll, timeout)

@@ -16,8 +16,7 @@ from conftest import free_port, line_of, write
 from kernel_harness import LabFrontend, lab_kernel
 
 SCHEMA = json.loads(SCHEMA_FILE.read_text())
-KERNEL_MESSAGE = {**SCHEMA, "oneOf": None, "$ref": "#/$defs/kernel_message"}
-KERNEL_MESSAGE.pop("oneOf")
+KERNEL_MESSAGE = {"$ref": "#/$defs/kernel_message", "$defs": SCHEMA["$defs"]}
 
 
 def of_type(message_type: str, **fields: Any) -> Callable[[Dict[str, Any]], bool]:

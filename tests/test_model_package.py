@@ -16,7 +16,7 @@ import pytest
 from conftest import free_port, write
 from docker_env import ensure_base_image
 from fake_azureml import FakePackagingService, offline_workspace
-from kernel_harness import LabFrontend, lab_kernel
+from kernel_harness import lab_kernel
 from registry import Registry, local_registry
 from test_containers import SCORE, debug_one_request
 
@@ -72,6 +72,7 @@ def test_package_build_pull_tag_reuse_and_debug_from_the_notebook(packaging: typ
                  "service.AzureMLService = FakePackagingService\n"
                  "ws = offline_workspace()")
         assert lab.execute(setup)["status"] == "ok", lab.output()
+        tag = None
         try:
             lab.streams.clear()
             assert lab.execute(build, timeout=600)["status"] == "ok"
@@ -96,7 +97,7 @@ def test_package_build_pull_tag_reuse_and_debug_from_the_notebook(packaging: typ
             debug_one_request(lab, score, 5001)
         finally:
             lab.execute("%aml_debug container stop")
-            _untag(tag if "tag" in locals() else None)
+            _untag(tag)
 
 
 def _untag(tag) -> None:

@@ -14,5 +14,10 @@ ENTRY_FILE = Path(__file__).with_name("entry.py")
 ENTRY_NAME = "_amldebug_entry.py"
 """File name of the entry inside a snapshot (underscore: unlikely to clash with user modules)."""
 
+SCORE_ENTRY_FILE = Path(__file__).with_name("score_entry.py")
+"""Source of the scoring wrapper that debug images run as their entry script, as :data:`SCORE_ENTRY_NAME`."""
+
+SCORE_ENTRY_NAME = "amldebug_score.py"
+
 ENDPOINT_MARKER = "AMLDEBUG_ENDPOINT"
 ERROR_MARKER = "AMLDEBUG_ERROR"
