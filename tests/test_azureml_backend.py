@@ -9,18 +9,16 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("azureml.pipeline.steps", reason="the azureml extra is installed by the test command")
+from azureml.core import RunConfiguration
+from azureml.core.conda_dependencies import CondaDependencies
+from azureml.pipeline.core import PipelineData, PipelineParameter
+from azureml.pipeline.steps import PythonScriptStep
 
-from azureml.core import RunConfiguration  # noqa: E402
-from azureml.core.conda_dependencies import CondaDependencies  # noqa: E402
-from azureml.pipeline.core import PipelineData, PipelineParameter  # noqa: E402
-from azureml.pipeline.steps import PythonScriptStep  # noqa: E402
-
-from amldebug_jupyter import UserError, submit  # noqa: E402
-from amldebug_jupyter.backends import azureml as azureml_backend  # noqa: E402
-from amldebug_jupyter.errors import SpecError  # noqa: E402
-from conftest import snapshot_tree, write  # noqa: E402
-from fake_azureml import FakeAzureMLService, offline_workspace  # noqa: E402
+from amldebug_jupyter import UserError, submit
+from amldebug_jupyter.backends import azureml as azureml_backend
+from amldebug_jupyter.errors import SpecError
+from conftest import snapshot_tree, write
+from fake_azureml import FakeAzureMLService, offline_workspace
 
 
 @pytest.fixture(autouse=True)

@@ -9,16 +9,16 @@ from typing import Iterator
 
 import pytest
 
-pytest.importorskip("azureml.pipeline.steps", reason="the azureml extra is installed by the test command")
+from azureml.pipeline.steps import PythonScriptStep
 
-from azureml.pipeline.steps import PythonScriptStep  # noqa: E402
+from amldebug_jupyter import submit
+from amldebug_jupyter.backends import azureml as azureml_backend
+from amldebug_jupyter.errors import AttachTimeout, BackendError
+from azurite import Azurite, azurite
+from conftest import write
+from fake_azureml import FakeAzureMLService, offline_workspace
 
-from amldebug_jupyter import submit  # noqa: E402
-from amldebug_jupyter.backends import azureml as azureml_backend  # noqa: E402
-from amldebug_jupyter.errors import AttachTimeout, BackendError  # noqa: E402
-from azurite import Azurite, azurite  # noqa: E402
-from conftest import write  # noqa: E402
-from fake_azureml import FakeAzureMLService, offline_workspace  # noqa: E402
+pytestmark = pytest.mark.azurite
 
 
 @pytest.fixture(scope="module")

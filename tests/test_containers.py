@@ -16,7 +16,7 @@ from docker_env import ensure_base_image
 from kernel_harness import LabFrontend, lab_kernel
 
 # The first test also builds the debug image (about 100 s on the vfs storage driver).
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.docker]
 
 SCORE = """
     import json

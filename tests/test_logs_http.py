@@ -17,6 +17,8 @@ from amldebug_jupyter.logs import LogTailer
 from amldebug_jupyter.logs_http import HttpLogSource, blob_log_sources, http_get, matching, redact
 from azurite import Azurite, AzuriteUnavailable, FaultProxy, azurite
 
+pytestmark = pytest.mark.azurite
+
 CONTAINER = "azureml"
 EXPIRED = dt.timedelta(minutes=-5)
 

@@ -20,7 +20,7 @@ from kernel_harness import lab_kernel
 from registry import Registry, local_registry
 from test_containers import SCORE, debug_one_request
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.timeout(900), pytest.mark.docker]
 TESTS = Path(__file__).resolve().parent
 CONDA = """
     name: sklearn-env
