@@ -162,7 +162,7 @@ class KernelBridge:
         kernel = self.kernel
         control = getattr(kernel, "control_thread", None)
         if control is None or threading.current_thread() is control:
-            raise UserError("The debugger bridge needs a Jupyter kernel with a control thread (ipykernel 6.29+).")
+            raise UserError("The debugger bridge needs a Jupyter kernel with a control thread (ipykernel 6.30.1+).")
 
         async def serialized() -> Any:
             async with kernel._control_lock:
