@@ -22,7 +22,7 @@ import pytest
 
 from conftest import free_port, line_of
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.browser]
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
 CHROMIUM = "/usr/bin/chromium"
