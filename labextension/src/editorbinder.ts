@@ -40,8 +40,9 @@ export class EditorBinder implements IDisposable {
     this._targetsFor = options.targetsFor;
     this._serverRoot = options.serverRoot;
 
+    // No `stopped` signal: IDebugger has it only from JupyterLab 4.6. Every
+    // 4.x `stop()` clears the model, which emits `breakpoints.restored`.
     const schedule = () => this.schedule();
-    this._service.stopped.connect(schedule);
     this._service.sessionChanged.connect(schedule);
     this._service.eventMessage.connect(schedule);
     this._service.model.breakpoints.restored.connect(schedule);
@@ -51,7 +52,6 @@ export class EditorBinder implements IDisposable {
     );
     this._editors.widgetAdded.connect(schedule);
     this._disconnect = () => {
-      this._service.stopped.disconnect(schedule);
       this._service.sessionChanged.disconnect(schedule);
       this._service.eventMessage.disconnect(schedule);
       this._service.model.breakpoints.restored.disconnect(schedule);
