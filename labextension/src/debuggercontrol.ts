@@ -48,6 +48,54 @@ function isFileEditorWidget(
   return typeof content === 'object' && content !== null && 'editor' in content;
 }
 
+/**
+ * JupyterLab before 4.6 (whose debugger service has no `stopped` signal yet)
+ * clears its model, and stops listening for frame changes, once the reply to
+ * `continue` has been handled. A remote step that stops again at once (a
+ * breakpoint in a loop) often has its `stopped` event handled first: that new
+ * stop is wiped, leaving its frames without variables and the toolbar saying
+ * "running". When a clear follows a stop with no `continued` in between, ask
+ * the kernel again (debugInfo lists the stopped threads, and the frames are
+ * fetched anew), select the top frame and refresh the toolbar's commands.
+ */
+function keepStopsAfterContinue(
+  service: IDebugger,
+  app: JupyterFrontEnd
+): void {
+  let stoppedThread: number | null = null;
+  service.eventMessage.connect((_, event) => {
+    const body = (event.body ?? {}) as { threadId?: number };
+    if (event.event === 'stopped') {
+      stoppedThread = body.threadId ?? null;
+    } else if (event.event === 'continued') {
+      stoppedThread = null;
+    }
+  });
+  service.model.callstack.framesChanged.connect((_, frames) => {
+    if (frames.length > 0) {
+      return;
+    }
+    // After the service has passed on the event that cleared it, if any.
+    setTimeout(() => {
+      const thread = stoppedThread;
+      if (
+        thread !== null &&
+        service.isStarted &&
+        !service.model.stoppedThreads.has(thread)
+      ) {
+        stoppedThread = null;
+        void service.restoreState(false).then(() => {
+          // Select the top frame again: that fetches its scopes and variables.
+          const callstack = service.model.callstack;
+          callstack.frame = null;
+          callstack.frame = callstack.frames[0] ?? null;
+          app.commands.notifyCommandChanged(); // Continue, Next... enabled again
+        });
+      }
+    }, 0);
+  });
+}
+
 export interface IDebuggerControlOptions {
   app: JupyterFrontEnd;
   service: IDebugger | null;
@@ -61,6 +109,9 @@ export class DebuggerControl {
     this._service = options.service;
     this._handler = options.handler;
     this._docManager = options.docManager;
+    if (this._service && !('stopped' in this._service)) {
+      keepStopsAfterContinue(this._service, this._app); // JupyterLab < 4.6
+    }
   }
 
   get available(): boolean {
