@@ -12,6 +12,7 @@ from typing import Dict, Iterator, List
 import pytest
 
 from amldebug_jupyter.dap import DapClient, attach
+from browser_artifacts import KEY as ARTIFACTS
 
 # The azureml extra's pipeline packages install only on Python < 3.12, so their tests exist there
 # only; everywhere else they must import (a missing extra fails, it is not skipped).
@@ -115,3 +116,16 @@ def pytest_report_header() -> str:
 
     azureml = "" if AZUREML_INSTALLS else f"; not collected on Python 3.12+ (no azureml extra): {', '.join(AZUREML_TESTS)}"
     return f"ipykernel {ipykernel.__version__}, debugpy {debugpy.__version__}{azureml}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """A failed browser test keeps its screenshot and logs, and its report says where (browser_artifacts.py)."""
+    report = (yield).get_result()
+    artifacts = item.stash.get(ARTIFACTS, None)
+    if report.failed and artifacts is not None:
+        note = artifacts.save()
+        if hasattr(report.longrepr, "addsection"):  # in the failure's own text, under the traceback
+            report.longrepr.addsection("browser test artifacts", note)
+        else:
+            report.sections.append(("browser test artifacts", note))
