@@ -1,7 +1,11 @@
-"""The whole product in a real browser: JupyterLab served here, Playwright driving Debian's
-Chromium headless, the extension from the installed package, a real kernel and a real step.
+"""The whole product in a real browser: JupyterLab or Notebook 7 served here, Playwright driving
+Debian's Chromium headless, the extension from the installed package, a real kernel and a real step.
 
-Screenshots of each stage go to ``test-artifacts/e2e/`` (gitignored) for a human to look at.
+Things are found by role, label and the extension's ``data-amldebug-*`` attributes, and every
+wait is on a state a user would see (a cell's execution count, a row's state, the debugger's
+call stack), each bounded. Each test's folder ``test-artifacts/e2e/<test>/`` (gitignored) gets
+screenshots of its stages and the server's log; a failing test also leaves its last screenshot and
+the page's console log there, and its report names them (tests/browser_artifacts.py).
 """
 
 from __future__ import annotations
@@ -16,20 +20,25 @@ import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
+from browser_artifacts import KEY, ROOT, Artifacts
 from conftest import free_port, line_of
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.browser]
 REPO = Path(__file__).resolve().parent.parent
-ARTIFACTS = REPO / "test-artifacts" / "e2e"
+NOTEBOOK = "01-local-pipeline-debug.ipynb"
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-quic", "--no-first-run", "--disable-sync"]
 SETTINGS = {"@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
                                                                                  "checkForUpdates": False}}
+ACTIVE = re.compile(r"\bjp-mod-active\b")
+COUNTED = re.compile(r"^\[\d+\]:$")  # an input prompt once its cell ran
 
 
 class Lab(NamedTuple):
@@ -38,19 +47,25 @@ class Lab(NamedTuple):
 
 
 @pytest.fixture
-def lab_server(tmp_path: Path, amldebug_home: Path) -> Iterator[Lab]:
-    with serve("jupyterlab", "lab/tree", tmp_path, amldebug_home) as lab:
+def artifacts(request: pytest.FixtureRequest) -> Artifacts:
+    request.node.stash[KEY] = found = Artifacts(request.node.name)
+    return found
+
+
+@pytest.fixture
+def lab_server(tmp_path: Path, amldebug_home: Path, artifacts: Artifacts) -> Iterator[Lab]:
+    with serve("jupyterlab", "lab/tree", tmp_path, amldebug_home, artifacts.server_log) as lab:
         yield lab
 
 
 @pytest.fixture
-def notebook7_server(tmp_path: Path, amldebug_home: Path) -> Iterator[Lab]:
-    with serve("notebook", "notebooks", tmp_path, amldebug_home) as lab:
+def notebook7_server(tmp_path: Path, amldebug_home: Path, artifacts: Artifacts) -> Iterator[Lab]:
+    with serve("notebook", "notebooks", tmp_path, amldebug_home, artifacts.server_log) as lab:
         yield lab
 
 
 @contextmanager
-def serve(app: str, page_path: str, tmp_path: Path, amldebug_home: Path) -> Iterator[Lab]:
+def serve(app: str, page_path: str, tmp_path: Path, amldebug_home: Path, log_path: Path) -> Iterator[Lab]:
     """JupyterLab or Notebook 7 on 127.0.0.1 over a copy of notebooks/ (the repository is never written)."""
     root = tmp_path / "root"
     shutil.copytree(REPO / "notebooks", root)
@@ -60,31 +75,30 @@ def serve(app: str, page_path: str, tmp_path: Path, amldebug_home: Path) -> Iter
     port, token = free_port(), "amldebug-e2e-token"
     env = dict(os.environ, AMLDEBUG_HOME=str(amldebug_home), PYDEVD_DISABLE_FILE_VALIDATION="1",
                JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"))
-    log = open(tmp_path / "jupyterlab.log", "wb")
-    server = subprocess.Popen([sys.executable, "-m", app, "--no-browser", "--ServerApp.ip=127.0.0.1",
-                               f"--ServerApp.port={port}", f"--IdentityProvider.token={token}",
-                               f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0",
-                               *(["--allow-root"] if os.geteuid() == 0 else [])],
-                              env=env, stdout=log, stderr=log)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise AssertionError(f"JupyterLab did not start: {(tmp_path / 'jupyterlab.log').read_text()[-2000:]}")
-                time.sleep(0.3)
-        yield Lab(f"{base}/{page_path}/01-local-pipeline-debug.ipynb?token={token}", root)
-    finally:
-        server.terminate()
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen([sys.executable, "-m", app, "--no-browser", "--ServerApp.ip=127.0.0.1",
+                                   f"--ServerApp.port={port}", f"--IdentityProvider.token={token}",
+                                   f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0",
+                                   *(["--allow-root"] if os.geteuid() == 0 else [])],
+                                  env=env, stdout=log, stderr=log)
         try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise AssertionError(f"{app} did not start: {log_path.read_text()[-2000:]}")
+                    time.sleep(0.3)
+            yield Lab(f"{base}/{page_path}/{NOTEBOOK}?token={token}", root)
+        finally:
+            server.terminate()
+            try:
+                server.wait(15)
+            except subprocess.TimeoutExpired:
+                server.kill()
 
 
 def write_json(path: Path, value: Any) -> None:
@@ -93,64 +107,125 @@ def write_json(path: Path, value: Any) -> None:
 
 
 @pytest.fixture
-def page(request: pytest.FixtureRequest) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
+def page(artifacts: Artifacts) -> Iterator[Any]:
     assert os.path.exists(CHROMIUM), "Debian's chromium is not installed (scripts/test installs it)"
-    shots = ARTIFACTS / request.node.name
-    shutil.rmtree(shots, ignore_errors=True)
-    shots.mkdir(parents=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        context = browser.new_context(viewport={"width": 1600, "height": 1000})
-        page = context.new_page()
-        errors: list = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.shots, page.console_errors, page.step = shots, errors, iter(range(1, 100))  # type: ignore[attr-defined]
         try:
+            page = browser.new_context(viewport={"width": 1600, "height": 1000}).new_page()
+            page.set_default_timeout(30_000)
+            artifacts.watch(page)
             yield page
         finally:
-            snap(page, "last")
             browser.close()
 
 
-def snap(page: Any, stage: str) -> None:
-    page.screenshot(path=str(page.shots / f"{next(page.step):02d}-{stage}.png"))
-
-
+# -- the notebook ---------------------------------------------------------------------------------
 def open_notebook(page: Any, lab: Lab) -> None:
     page.goto(lab.url)
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-    wait_idle(page)
-    snap(page, "notebook-open")
+    expect(code_cell(page, "%load_ext amldebug_jupyter")).to_be_visible(timeout=60_000)
+    # The kernel has started (the toolbar's indicator; Notebook 7.0 keeps it out of sight).
+    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first).to_be_attached(timeout=60_000)
 
 
-def wait_idle(page: Any, timeout: float = 60_000) -> None:
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout)
+def code_cell(page: Any, source: str) -> Any:
+    """The notebook's code cell whose source contains ``source``."""
+    return page.locator(".jp-Notebook .jp-CodeCell").filter(
+        has=page.locator(".jp-InputArea-editor", has_text=source))
 
 
-def run_cells_until(page: Any, text: str, from_cell: int = 0) -> None:
-    """Shift+Enter from cell ``from_cell`` through the notebook's cell whose source contains ``text``."""
+def show_notebook(page: Any) -> None:
+    """JupyterLab: bring the notebook's tab to the front (Notebook 7 shows one document per page)."""
+    tab = page.get_by_role("tab", name=NOTEBOOK)
+    if tab.count():
+        tab.click()
+        expect(tab).to_have_attribute("aria-selected", "true")
+
+
+def select_cell(page: Any, cell: Any) -> None:
+    """Make ``cell`` the active cell (a click on its prompt: command mode, nothing typed)."""
+    cell.locator(".jp-InputPrompt").click()
+    expect(cell).to_have_class(ACTIVE)
+
+
+def run_cell(page: Any, cell: Any, timeout: float = 60_000) -> Any:
+    """Run ``cell`` with the toolbar's Run button; return it once its prompt shows its execution count."""
+    prompt = cell.locator(".jp-InputPrompt")
+    before = prompt.inner_text()
+    select_cell(page, cell)
+    page.locator(".jp-NotebookPanel-toolbar").get_by_role("button", name="Run this cell").click()
+    expect(prompt).not_to_have_text(before, timeout=timeout)  # queued or running: [*]:
+    expect(prompt).to_have_text(COUNTED, timeout=timeout)
+    return cell
+
+
+def run_cells_through(page: Any, marker: str, timeout: float = 90_000) -> Any:
+    """Run the notebook's code cells in order, each to completion, through the one containing ``marker``."""
     import nbformat
 
-    cells = nbformat.read(REPO / "notebooks" / "01-local-pipeline-debug.ipynb", as_version=4).cells
-    last = next(i for i, cell in enumerate(cells) if text in cell.source)
-    tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="01-local-pipeline-debug")
-    if tab.count():  # JupyterLab (Notebook 7 shows one document per page)
-        tab.first.click()
-    cell = page.locator(".jp-Notebook .jp-Cell").nth(from_cell)
-    cell.scroll_into_view_if_needed()
-    cell.click()
-    page.keyboard.press("Escape")
-    for _ in range(from_cell, last + 1):
-        page.keyboard.press("Shift+Enter")
+    show_notebook(page)
+    cells = nbformat.read(REPO / "notebooks" / NOTEBOOK, as_version=4).cells
+    for source in [c.source for c in cells if c.cell_type == "code"]:
+        cell = run_cell(page, code_cell(page, source.splitlines()[0]), timeout)
+        if marker in source:
+            return cell
+    raise AssertionError(f"no code cell contains {marker!r}")
 
 
-def open_panel(page: Any) -> Any:
-    panel = page.locator("#amldebug-targets")
-    if not panel.is_visible():  # its tab toggles it
-        page.locator(".jp-SideBar.jp-mod-left [data-id='amldebug-targets']").click()
-    return panel
+def type_cell_below(page: Any, above: Any, source: str) -> Any:
+    """A new code cell below ``above`` holding ``source``, typed into its editor once that has focus."""
+    select_cell(page, above)
+    page.locator(".jp-NotebookPanel-toolbar").get_by_role("button", name="Insert a cell below").click()
+    expect(above).not_to_have_class(ACTIVE)
+    new = page.locator(".jp-Notebook .jp-CodeCell.jp-mod-active")
+    editor = new.locator(".cm-content")
+    expect(editor).to_have_text("")
+    editor.click()
+    expect(page.locator(".jp-Notebook.jp-mod-editMode")).to_have_count(1)
+    expect(new.locator(".cm-editor")).to_have_class(re.compile(r"\bcm-focused\b"))
+    editor.press_sequentially(source)
+    expect(editor).to_have_text(source)
+    return code_cell(page, source)
+
+
+# -- the panel and the debugger -------------------------------------------------------------------
+def target_row(page: Any, step: str, state: str) -> Any:
+    return page.locator(f"#amldebug-targets [data-amldebug-target$=':{step}'][data-amldebug-state='{state}']")
+
+
+def open_panel(page: Any) -> None:
+    """JupyterLab: the targets panel from its tab in the left sidebar."""
+    tab = page.get_by_role("tab", name="Azure ML debug targets")
+    if tab.get_attribute("aria-selected") != "true":
+        tab.click()
+    expect(tab).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#amldebug-targets")).to_be_visible()
+
+
+def view_menu(page: Any, *items: str) -> None:
+    """Notebook 7: View > ITEM (> SUBITEM), each menu waited for before it is used."""
+    page.get_by_role("menuitem", name="View", exact=True).click()
+    for depth, item in enumerate(items):
+        menu = page.locator(".lm-Menu").nth(depth)
+        expect(menu).to_be_visible()
+        entry = menu.locator(".lm-Menu-item", has_text=item).first
+        entry.hover() if depth < len(items) - 1 else entry.click()
+    expect(page.locator(".lm-Menu")).to_have_count(0)
+
+
+def debugger_sidebar(page: Any) -> Any:
+    return page.locator("#jp-debugger-sidebar")
+
+
+def continue_(page: Any) -> None:
+    debugger_sidebar(page).get_by_role("button", name=re.compile(r"^Continue")).click()
+
+
+def wait_stopped_in(page: Any, script: str, line: int | None = None, timeout: float = 30_000) -> None:
+    """The debugger's call stack shows its top frame in ``script`` (at ``line``)."""
+    where = re.escape(script) + (rf":{line}\b" if line else r":\d+")
+    top = debugger_sidebar(page).locator(".jp-DebuggerCallstackFrame").first
+    expect(top).to_contain_text(re.compile(where), timeout=timeout)
 
 
 def click_gutter(page: Any, editor: Any, line: int) -> None:
@@ -162,99 +237,152 @@ def click_gutter(page: Any, editor: Any, line: int) -> None:
     page.mouse.click(gutter["x"] + gutter["width"] / 2, box["y"] + box["height"] / 2)
 
 
-def test_attach_from_the_panel_and_stop_at_a_file_editor_breakpoint(lab_server: Lab, page: Any) -> None:
+def show_file_editor(page: Any, name: str) -> Any:
+    """JupyterLab: bring the regular (editable) file editor of ``name`` to the front; return its editor.
+
+    JupyterLab 4.6 also opens a read-only preview of a stopped frame's source, a second tab of the
+    same name that may be in front of ours (4.0 shows it in the debugger sidebar instead).
+    """
+    document = page.locator(".jp-MainAreaWidget", has=page.locator(".jp-FileEditor"))
+    expect(document).to_have_count(1, timeout=30_000)
+    tab = page.locator(f".lm-TabBar-tab[data-id='{document.get_attribute('id')}']")
+    expect(tab).to_have_text(name)
+    tab.click()
+    expect(tab).to_have_attribute("aria-selected", "true")
+    editor = document.locator(".cm-editor")
+    expect(editor).to_be_visible()
+    return editor
+
+
+def remove_all_breakpoints_and_run_to_the_end(page: Any, done: Any) -> None:
+    """Remove All Breakpoints (confirmed in its dialog), then Continue until ``done`` shows.
+
+    JupyterLab's editors send the breakpoints their gutter shows a moment after their text changed
+    (the debugger's source views change at each stop), and such a send that crosses Remove All
+    brings the breakpoint back into the list, and maybe into the step. As a user would, remove it
+    again (and click again when a click opened no dialog): the list is empty once, then the step
+    runs to its end without another stop.
+    """
+    breakpoints = debugger_sidebar(page).locator(".jp-DebuggerBreakpoint")
+    stopped_again = debugger_sidebar(page).locator(".jp-DebuggerVariables", has_text=re.compile(r"epoch\W*[1-9]"))
+    dialog = page.locator(".jp-Dialog")
+    for _ in range(4):
+        if breakpoints.count():
+            debugger_sidebar(page).get_by_role("button", name="Remove All Breakpoints").click()
+            try:
+                expect(dialog).to_be_visible()
+            except AssertionError:
+                continue  # the click opened no dialog (seen on JupyterLab 4.0): click again
+            dialog.get_by_role("button", name="Remove breakpoints").click()
+            expect(dialog).to_have_count(0)
+            try:
+                expect(breakpoints).to_have_count(0)
+            except AssertionError:
+                continue  # sent back before the list could empty: remove again
+        continue_(page)
+        expect(done.or_(stopped_again)).to_be_visible(timeout=60_000)
+        if done.is_visible():
+            return
+    raise AssertionError("Remove All Breakpoints did not keep the step from stopping again (4 tries)")
+
+
+def assert_no_extension_errors(artifacts: Artifacts) -> None:
+    errors = artifacts.errors()
+    assert not [e for e in errors if "amldebug" in e.lower()], errors
+
+
+# -- the tests ------------------------------------------------------------------------------------
+def test_attach_from_the_panel_and_stop_at_a_file_editor_breakpoint(lab_server: Lab, page: Any,
+                                                                     artifacts: Artifacts) -> None:
     train = lab_server.root / "local-pipeline" / "train" / "train.py"
     loop_line = line_of(train, "a good place for a breakpoint")
     open_notebook(page, lab_server)
-    run_cells_until(page, "run.wait_for_endpoint")
-    wait_idle(page, 90_000)
-    panel = open_panel(page)
-    row = panel.locator("[data-amldebug-target$=':train'][data-amldebug-state='waiting']")
-    row.wait_for(timeout=60_000)
-    snap(page, "panel-waiting")
+    artifacts.snap("notebook-open")
+    run_cells_through(page, "run.wait_for_endpoint")
+    open_panel(page)
+    row = target_row(page, "train", "waiting")
+    expect(row).to_be_visible(timeout=60_000)
+    artifacts.snap("panel-waiting")
 
     row.get_by_role("button", name="Attach").click()
-    sidebar = page.locator("#jp-debugger-sidebar")
-    frames = sidebar.locator(".jp-DebuggerCallstackFrame")
-    frames.first.wait_for(timeout=60_000)  # the debugger turned itself on and stopped at the entry
-    editor = page.locator(".jp-FileEditor:visible .cm-editor")
-    editor.wait_for(timeout=30_000)
-    assert "train.py" in page.locator(".lm-DockPanel-tabBar .lm-mod-current").first.inner_text()
-    snap(page, "attached-stopped-at-entry")
+    expect(target_row(page, "train", "attached")).to_be_visible()
+    wait_stopped_in(page, "train.py", timeout=60_000)  # the debugger turned itself on: stop-on-entry
+    editor = show_file_editor(page, "train.py")  # opened by the extension at attach
+    artifacts.snap("attached-stopped-at-entry")
 
     click_gutter(page, editor, loop_line)
-    sidebar.locator(".jp-DebuggerBreakpoint").first.wait_for(timeout=15_000)
-    snap(page, "breakpoint-set-in-file-editor")
-    sidebar.locator("[title^='Continue']").first.click()
-    page.wait_for_function(
-        """(line) => [...document.querySelectorAll('#jp-debugger-sidebar .jp-DebuggerCallstackFrame')]
-                     .some(f => f.textContent.includes('train.py') && f.textContent.includes(':' + line))""",
-        arg=loop_line, timeout=30_000)
-    variables = sidebar.locator(".jp-DebuggerVariables")
-    page.wait_for_function(
-        """() => /epoch\\s*:?\\s*0/.test(document.querySelector('#jp-debugger-sidebar .jp-DebuggerVariables')?.innerText || '')""",
-        timeout=30_000)
-    assert re.search(r"\bw\b", variables.inner_text())
-    snap(page, "stopped-at-breakpoint")
+    breakpoint_row = debugger_sidebar(page).locator(".jp-DebuggerBreakpoint", has_text="train.py")
+    expect(breakpoint_row).to_contain_text(str(loop_line))
+    artifacts.snap("breakpoint-set-in-file-editor")
+    continue_(page)
+    wait_stopped_in(page, "train.py", loop_line)
+    variables = debugger_sidebar(page).locator(".jp-DebuggerVariables")
+    expect(variables).to_contain_text(re.compile(r"\bepoch\W*0\b"), use_inner_text=True)
+    expect(variables).to_contain_text(re.compile(r"\bw\b"), use_inner_text=True)
+    artifacts.snap("stopped-at-breakpoint")
 
-    sidebar.locator("[title^='Remove All Breakpoints']").first.click()  # then let the step finish
-    page.locator(".jp-Dialog").get_by_role("button", name="Remove breakpoints").click()
-    sidebar.locator(".jp-DebuggerBreakpoint").first.wait_for(state="detached", timeout=15_000)
-    sidebar.locator("[title^='Continue']").first.click()
-    panel = open_panel(page)
-    panel.locator("[data-amldebug-target$=':train'][data-amldebug-state='done']").wait_for(timeout=60_000)
-    run_cells_until(page, "run.wait()", from_cell=7)
-    wait_idle(page, 60_000)
-    assert "'Completed'" in page.locator(".jp-Notebook").inner_text()
-    snap(page, "run-completed")
-    assert not [e for e in page.console_errors if "amldebug" in e.lower()], page.console_errors
+    remove_all_breakpoints_and_run_to_the_end(page, target_row(page, "train", "done"))
+    show_notebook(page)
+    wait_cell = run_cell(page, code_cell(page, "run.wait()"))
+    expect(wait_cell.locator(".jp-OutputArea-output")).to_contain_text("'Completed'")
+    artifacts.snap("run-completed")
+    assert_no_extension_errors(artifacts)
 
 
-def test_a_failed_attach_becomes_a_notification(lab_server: Lab, page: Any) -> None:
+def test_a_failed_attach_becomes_a_notification(lab_server: Lab, page: Any, artifacts: Artifacts) -> None:
     open_notebook(page, lab_server)
-    run_cells_until(page, "%load_ext amldebug_jupyter")
-    wait_idle(page)
-    cell = page.locator(".jp-Notebook .jp-Cell").nth(2)  # type a new cell below: an address nobody listens on
-    cell.click()
-    page.keyboard.press("Escape")
-    page.keyboard.press("b")
-    page.keyboard.press("Enter")
-    page.keyboard.type(f"%aml_debug attach --host 127.0.0.1 --port {free_port()}")
-    page.keyboard.press("Shift+Enter")
+    load = run_cell(page, code_cell(page, "%load_ext amldebug_jupyter"))
+    nobody = f"%aml_debug attach --host 127.0.0.1 --port {free_port()}"  # an address nobody listens on
+    run_cell(page, type_cell_below(page, load, nobody))
     toast = page.locator(".Toastify__toast", has_text="Could not start remote debugging")
-    toast.wait_for(timeout=60_000)
-    snap(page, "notification")
+    expect(toast).to_be_visible(timeout=60_000)
+    artifacts.snap("notification")
     toast.get_by_role("button", name="Details").click()
     dialog = page.locator(".jp-Dialog")
-    dialog.wait_for(timeout=10_000)
-    assert "127.0.0.1" in dialog.inner_text()
-    snap(page, "notification-details")
+    expect(dialog).to_contain_text("127.0.0.1")
+    artifacts.snap("notification-details")
 
 
-def view_menu(page: Any, *items: str) -> None:
-    """Notebook 7: View > ITEM (> SUBITEM)."""
-    page.locator(".lm-MenuBar-item", has_text="View").first.click()
-    for depth, item in enumerate(items):
-        entry = page.locator(".lm-Menu").nth(depth).locator(".lm-Menu-item", has_text=item).first
-        entry.hover() if depth < len(items) - 1 else entry.click()
-
-
-def test_notebook_7_lists_targets_and_attaches(notebook7_server: Lab, page: Any) -> None:
+def test_notebook_7_lists_targets_and_attaches(notebook7_server: Lab, page: Any, artifacts: Artifacts) -> None:
     open_notebook(page, notebook7_server)
-    run_cells_until(page, "run.wait_for_endpoint")
-    wait_idle(page, 90_000)
+    run_cells_through(page, "run.wait_for_endpoint")
     view_menu(page, "Left Sidebar", "Azure ML debug targets")
-    panel = page.locator("#amldebug-targets")
-    row = panel.locator("[data-amldebug-target$=':train'][data-amldebug-state='waiting']")
-    row.wait_for(timeout=60_000)
-    snap(page, "notebook7-panel-waiting")
+    row = target_row(page, "train", "waiting")
+    expect(row).to_be_visible(timeout=60_000)
+    artifacts.snap("notebook7-panel-waiting")
     row.get_by_role("button", name="Attach").click()
-    panel.locator("[data-amldebug-target$=':train'][data-amldebug-state='attached']").wait_for(timeout=30_000)
+    expect(target_row(page, "train", "attached")).to_be_visible()
     view_menu(page, "Debugger Panel")
-    frames = page.locator("#jp-debugger-sidebar .jp-DebuggerCallstackFrame")
-    frames.first.wait_for(timeout=60_000)  # the debugger turned itself on and stopped at the entry
-    assert "train.py" in frames.first.inner_text()
-    snap(page, "notebook7-stopped-at-entry")
-    page.locator("#jp-debugger-sidebar [title^='Continue']").first.click()
-    panel.locator("[data-amldebug-target$=':train'][data-amldebug-state='done']").wait_for(timeout=60_000)
-    assert not [e for e in page.console_errors if "amldebug" in e.lower()], page.console_errors
+    wait_stopped_in(page, "train.py", timeout=60_000)  # the debugger turned itself on: stop-on-entry
+    artifacts.snap("notebook7-stopped-at-entry")
+    continue_(page)
+    expect(target_row(page, "train", "done")).to_be_visible(timeout=60_000)
+    assert_no_extension_errors(artifacts)
+
+
+INNER = """
+from playwright.sync_api import expect
+from test_browser_e2e import artifacts, lab_server, page  # noqa: F401  (the real fixtures)
+
+def test_inner_check_fails(lab_server, page):
+    page.goto(lab_server.url)
+    page.evaluate("console.info('the inner page says hello')")
+    expect(page.get_by_role("tab", name="no-such-notebook.ipynb")).to_be_visible(timeout=2000)
+"""
+
+
+def test_a_failing_browser_test_keeps_its_screenshot_and_logs_and_says_where(tmp_path: Path) -> None:
+    (tmp_path / "test_inner.py").write_text(INNER)
+    inner = subprocess.run([sys.executable, "-m", "pytest", "-p", "conftest", "-p", "no:cacheprovider",
+                            "test_inner.py"], check=False, cwd=tmp_path, capture_output=True, text=True, timeout=180,
+                           env=dict(os.environ, PYTHONPATH=str(REPO / "tests")))
+    kept = ROOT / "test_inner_check_fails"
+    try:
+        assert inner.returncode == 1, inner.stdout + inner.stderr
+        assert ("artifacts: test-artifacts/e2e/test_inner_check_fails/ "
+                "(screenshot last.png, console.log, jupyter-server.log)") in inner.stdout, inner.stdout
+        assert (kept / "last.png").read_bytes().startswith(b"\x89PNG")
+        assert "info: the inner page says hello" in (kept / "console.log").read_text()
+        assert "is running at" in (kept / "jupyter-server.log").read_text()
+    finally:
+        shutil.rmtree(kept, ignore_errors=True)
