@@ -124,8 +124,12 @@ def page(artifacts: Artifacts) -> Iterator[Any]:
 def open_notebook(page: Any, lab: Lab) -> None:
     page.goto(lab.url)
     expect(code_cell(page, "%load_ext amldebug_jupyter")).to_be_visible(timeout=60_000)
-    # The kernel has started (the toolbar's indicator; Notebook 7.0 keeps it out of sight).
-    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first).to_be_attached(timeout=60_000)
+    # The session has its kernel (a cell run under "No Kernel" is dropped), and the kernel is idle:
+    # the toolbar's indicator reads "idle" before the session exists too, hence the name first.
+    toolbar = page.locator(".jp-NotebookPanel-toolbar")
+    expect(toolbar.locator(".jp-KernelName")).to_have_text(re.compile(r"^Python 3"), timeout=60_000)
+    expect(toolbar.locator(".jp-Notebook-ExecutionIndicator")).to_have_attribute("data-status", "idle",
+                                                                                 timeout=60_000)
 
 
 def code_cell(page: Any, source: str) -> Any:
