@@ -8,6 +8,7 @@ LOCKED_ENVS=(
   "ipykernel6-py3.11  3.11 test                    ipykernel6.in"
   "floors-py3.10      3.10 test,azureml            floors.in"
   "core-py3.13        3.13 test,docker,lab         -"
+  "lab-oldest-py3.11  3.11 test,lab                lab-oldest.in"
 )
 
 # uv resolves and installs (much faster than pip on a cold machine); pinned, and installed with pip
