@@ -25,6 +25,9 @@ PACKAGE_HTTP_PORT = 5001
 INSTALL_HINT = "Debug images and containers need the Docker SDK: pip install 'amldebug-jupyter[docker]'."
 
 
+ENGINE_TIMEOUT = 120
+
+
 def docker_client() -> Any:
     """The Docker engine, or one line saying why it cannot be reached."""
     try:
@@ -32,7 +35,9 @@ def docker_client() -> Any:
     except ImportError:
         raise UserError(INSTALL_HINT) from None
     try:
-        client = docker.from_env(timeout=30)
+        # One API call may create a container, which on the vfs storage driver copies the whole
+        # image (over 30 s for a 300 MB image on a busy disk); still bounded.
+        client = docker.from_env(timeout=ENGINE_TIMEOUT)
         client.ping()
         return client
     except Exception as e:

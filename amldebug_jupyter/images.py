@@ -59,7 +59,11 @@ def python_version(client: object, base: str) -> str:
         out = client.containers.run(base, ["python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],  # type: ignore[attr-defined]
                                     remove=True, network_mode="none")
     except Exception as e:
-        raise BackendError(f"The base image {base} cannot run python3 ({str(e).splitlines()[0][:200]}): "
+        reason = str(e).splitlines()[0][:200]
+        if "timed out" in reason.lower():
+            raise BackendError(f"The Docker engine did not start a container of {base} in time ({reason}): "
+                               "check that it is not overloaded, then try again.") from None
+        raise BackendError(f"The base image {base} cannot run python3 ({reason}): "
                            "use an image with Python 3 and pip.") from None
     return out.decode().strip()
 
