@@ -28,6 +28,13 @@ export interface IEditorBinderOptions {
   serverRoot: () => string;
 }
 
+type BreakpointMap = Map<string, IDebugger.IBreakpoint[]>;
+
+/** The private filter of `Debugger.Service` in older JupyterLab 4 releases. */
+interface IFilteringService {
+  _filterBreakpoints?: (all: BreakpointMap) => BreakpointMap;
+}
+
 interface IBinding {
   path: string;
   handler: Debugger.EditorHandler;
@@ -51,7 +58,9 @@ export class EditorBinder implements IDisposable {
       this
     );
     this._editors.widgetAdded.connect(schedule);
+    const unkeep = this._keepBoundBreakpoints();
     this._disconnect = () => {
+      unkeep();
       this._service.sessionChanged.disconnect(schedule);
       this._service.eventMessage.disconnect(schedule);
       this._service.model.breakpoints.restored.disconnect(schedule);
@@ -102,6 +111,9 @@ export class EditorBinder implements IDisposable {
     const serverRoot = this._serverRoot();
     this._editors.forEach(widget => {
       this._watch(widget);
+      if (!widget.context.isReady) {
+        return; // bound once loaded (see _watch)
+      }
       const path = breakpointPathFor(
         widget.context.path,
         model.targets,
@@ -145,6 +157,36 @@ export class EditorBinder implements IDisposable {
     this._unbindAll();
   }
 
+  /**
+   * Keep the kernel's breakpoints in our files in the debugger's list.
+   *
+   * Older JupyterLab 4 releases (4.0.2 here; 4.5 no longer does) drop, each
+   * time the debugger reloads the kernel's breakpoints (at stops, at gutter
+   * clicks), those in files it has no viewer of, such as our editors: the
+   * list and gutter went empty while the step still stopped there, and
+   * Remove All Breakpoints had nothing to remove. Returns the undo.
+   */
+  private _keepBoundBreakpoints(): () => void {
+    const service = this._service as unknown as IFilteringService;
+    const filter = service._filterBreakpoints;
+    if (typeof filter !== 'function') {
+      return () => undefined;
+    }
+    service._filterBreakpoints = all => {
+      const kept = filter.call(service, all);
+      const bound = new Set(this.boundPaths);
+      for (const [path, breakpoints] of all) {
+        if (bound.has(path) && breakpoints.length > 0) {
+          kept.set(path, breakpoints);
+        }
+      }
+      return kept;
+    };
+    return () => {
+      service._filterBreakpoints = filter;
+    };
+  }
+
   /** Highlight the paused line in our editors (the debugger only does it in its viewer). */
   private _showFrame(_: unknown, frame: IDebugger.IStackFrame | null): void {
     for (const [widget, binding] of this._bindings) {
@@ -156,12 +198,20 @@ export class EditorBinder implements IDisposable {
     }
   }
 
-  /** Rebind on rename, drop on close (once per widget). */
+  /**
+   * Bind once loaded, rebind on rename, drop on close (once per widget).
+   *
+   * A handler re-sends its gutter's breakpoints a second after its text last
+   * changed. Bound before the file loaded, it counts the load as an edit and
+   * re-sends a second later, and a "Remove All Breakpoints" that crosses that
+   * send (which first fetches the kernel's breakpoints) is undone.
+   */
   private _watch(widget: EditorWidget): void {
     if (this._watched.has(widget)) {
       return;
     }
     this._watched.add(widget);
+    void widget.context.ready.then(() => this.schedule());
     widget.context.pathChanged.connect(() => this.schedule());
     widget.disposed.connect(() => this._unbind(widget));
   }
