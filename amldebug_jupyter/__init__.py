@@ -13,29 +13,30 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Pipeline": "amldebug_jupyter.spec",
-    "Step": "amldebug_jupyter.spec",
+    "Pipeline": "amldebug_jupyter.core.pipeline",
+    "Step": "amldebug_jupyter.core.pipeline",
     "submit": "amldebug_jupyter.api",
-    "DebugRun": "amldebug_jupyter.session",
-    "Endpoint": "amldebug_jupyter.endpoints",
+    "DebugRun": "amldebug_jupyter.core.run",
+    "Endpoint": "amldebug_jupyter.core.endpoints",
     "UserError": "amldebug_jupyter.errors",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .api import submit
-    from .errors import UserError
-    from .endpoints import Endpoint
-    from .session import DebugRun
-    from .spec import Pipeline, Step
+    from amldebug_jupyter.api import submit
+    from amldebug_jupyter.core.endpoints import Endpoint
+    from amldebug_jupyter.core.pipeline import Pipeline, Step
+    from amldebug_jupyter.core.run import DebugRun
+    from amldebug_jupyter.errors import UserError
 
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext amldebug_jupyter``: register ``%aml_debug`` and, in a Jupyter kernel, open the
     comm to the JupyterLab extension (cheap: no SDK imports)."""
-    from . import config, frontend
-    from .magics import AmlDebugMagics
+    from amldebug_jupyter import config
+    from amldebug_jupyter.notebook import comm as frontend
+    from amldebug_jupyter.notebook.magics import AmlDebugMagics
 
     config.install(ipython)
     ipython.register_magics(AmlDebugMagics)

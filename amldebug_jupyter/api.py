@@ -7,10 +7,10 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Optional, Union
 
-from .backends import get_backend
-from .errors import UserError
-from .session import DebugOptions, DebugRun, set_current_run
-from .spec import Pipeline, from_azureml, is_azureml_object
+from amldebug_jupyter.backends import get_backend
+from amldebug_jupyter.core.pipeline import Pipeline, from_azureml, is_azureml_object
+from amldebug_jupyter.core.run import DebugOptions, DebugRun, set_current_run
+from amldebug_jupyter.errors import UserError
 
 PipelineLike = Union[Pipeline, str, "os.PathLike[str]"]
 

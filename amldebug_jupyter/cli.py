@@ -6,12 +6,12 @@ import argparse
 import sys
 from typing import List, Optional
 
-from .errors import UserError
+from amldebug_jupyter.errors import UserError
 
 
 def _logs(args: argparse.Namespace) -> int:
-    from .backends.local import amldebug_home
-    from .logs import LOG_PATTERNS
+    from amldebug_jupyter.backends.local import amldebug_home
+    from amldebug_jupyter.logs.tail import LOG_PATTERNS
 
     step_dir = amldebug_home() / "runs" / args.run / args.step
     if not step_dir.is_dir():
@@ -23,7 +23,7 @@ def _logs(args: argparse.Namespace) -> int:
 
 
 def _kernelspec(args: argparse.Namespace) -> int:
-    from .kernel import DISPLAY_NAME, install_kernelspec
+    from amldebug_jupyter.notebook.kernel import DISPLAY_NAME, install_kernelspec
 
     where = install_kernelspec(user=not args.sys_prefix, prefix=sys.prefix if args.sys_prefix else args.prefix)
     print(f"Installed the kernel '{DISPLAY_NAME}' in {where}")

@@ -16,10 +16,11 @@ import logging
 import socket
 import threading
 import time
-from concurrent.futures import Future, TimeoutError as FutureTimeout
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
 
-from .errors import DapError
+from amldebug_jupyter.errors import DapError
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
-from .api import submit
-from .dap import DapClient, attach
-from .spec import Pipeline, Step
+from amldebug_jupyter.api import submit
+from amldebug_jupyter.core.pipeline import Pipeline, Step
+from amldebug_jupyter.dap import DapClient, attach
 
 PREP = '''\
 """Prepare data: write a few numbers for the training step."""

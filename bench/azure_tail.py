@@ -42,14 +42,14 @@ from typing import Callable, List, Mapping, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import amldebug_jupyter.logs_http as logs_http  # noqa: E402
+import amldebug_jupyter.logs.blob as logs_http  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import result  # noqa: E402
 
-from amldebug_jupyter.endpoints import ENDPOINT_MARKER, Endpoint, EndpointDetector  # noqa: E402
-from amldebug_jupyter.events import EndpointFound, Event  # noqa: E402
-from amldebug_jupyter.logs import LogTailer  # noqa: E402
-from amldebug_jupyter.logs_http import blob_log_sources  # noqa: E402
+from amldebug_jupyter.core.endpoints import ENDPOINT_MARKER, Endpoint, EndpointDetector  # noqa: E402
+from amldebug_jupyter.core.events import EndpointFound, Event  # noqa: E402
+from amldebug_jupyter.logs.tail import LogTailer  # noqa: E402
+from amldebug_jupyter.logs.blob import blob_log_sources  # noqa: E402
 from azurite import Azurite, azurite  # noqa: E402
 
 MB = 1_000_000

@@ -4,7 +4,7 @@ A debug step announces where its debugger waits with one line in its log, often 
 and chatty setup. azureml-core's ``Run._stream_run_output`` follows a log by re-downloading the
 WHOLE file on every poll, splitting it into lines and printing those after a "printed" line
 counter, sleeping ``max(2, 60 / (1 + 100 * exp(-t / 20)))`` s between polls. Our
-:class:`amldebug_jupyter.logs.LogTailer` keeps a byte offset per file and polls every 0.1 s.
+:class:`amldebug_jupyter.logs.tail.LogTailer` keeps a byte offset per file and polls every 0.1 s.
 
 Scenario: ``user_logs/std_log.txt`` already holds 48 MB of realistic training output when both
 tailers start; a writer appends more at ~400 KB/s up to 50 MB, then writes the debug entry's
@@ -33,9 +33,9 @@ from typing import Callable, IO, List, Optional, Tuple
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import result  # noqa: E402
 
-from amldebug_jupyter.endpoints import ENDPOINT_MARKER, Endpoint, EndpointDetector
-from amldebug_jupyter.events import EndpointFound, Event
-from amldebug_jupyter.logs import FileLogSource, LogTailer, local_log_sources
+from amldebug_jupyter.core.endpoints import ENDPOINT_MARKER, Endpoint, EndpointDetector
+from amldebug_jupyter.core.events import EndpointFound, Event
+from amldebug_jupyter.logs.tail import FileLogSource, LogTailer, local_log_sources
 
 MB = 1_000_000
 PREFILL = 48 * MB

@@ -29,7 +29,7 @@ import sys, zipfile
 names = zipfile.ZipFile(sys.argv[1]).namelist()
 ext = ".data/data/share/jupyter/labextensions/amldebug-jupyter/"
 need = [ext + f for f in ("package.json", "install.json", "static/style.js")]
-need.append("amldebug_jupyter/comm_schema.json")
+need.append("amldebug_jupyter/notebook/comm_schema.json")
 missing = [n for n in need if not any(name.endswith(n) for name in names)]
 assert not missing, f"wheel lacks {missing}"
 print("wheel contents OK:", sys.argv[1].rsplit("/", 1)[-1])

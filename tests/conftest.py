@@ -95,7 +95,7 @@ os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 @pytest.fixture(scope="session")
 def debug_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The local debug scoring image (the first build takes about 100 s on the vfs driver)."""
-    from amldebug_jupyter.images import build_local_image
+    from amldebug_jupyter.deploy.images import build_local_image
     from docker_env import ensure_base_image
 
     home = os.environ.get("AMLDEBUG_IMAGE_HOME") or str(tmp_path_factory.mktemp("image-home"))

@@ -15,7 +15,7 @@ from azureml.pipeline.core import PipelineData, PipelineParameter
 from azureml.pipeline.steps import PythonScriptStep
 
 from amldebug_jupyter import UserError, submit
-from amldebug_jupyter.backends import azureml as azureml_backend
+from amldebug_jupyter.backends.azureml import steps as azureml_backend
 from amldebug_jupyter.errors import SpecError
 from conftest import snapshot_tree, write
 from fake_azureml import FakeAzureMLService, offline_workspace
@@ -127,7 +127,7 @@ def test_endpoint_from_run_properties_and_status_with_portal_link(project: Path)
     deadline = time.monotonic() + 10
     while run.steps["prep"].status != "Completed" and time.monotonic() < deadline:
         time.sleep(0.1)
-    from amldebug_jupyter.display import RunStatus
+    from amldebug_jupyter.core.report import RunStatus
 
     status = RunStatus(run)
     assert "https://ml.azure.com/runs/" in repr(status) and "open in Azure ML studio" in status._repr_html_()
@@ -155,7 +155,7 @@ def test_azureml_steps_run_on_the_local_backend(project: Path) -> None:
 
 
 def test_missing_workspace_config_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from amldebug_jupyter.backends.azureml_service import AzureMLService
+    from amldebug_jupyter.backends.azureml.service import AzureMLService
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HOME", str(tmp_path))

@@ -12,7 +12,7 @@ import pytest
 from azureml.pipeline.steps import PythonScriptStep
 
 from amldebug_jupyter import submit
-from amldebug_jupyter.backends import azureml as azureml_backend
+from amldebug_jupyter.backends.azureml import steps as azureml_backend
 from amldebug_jupyter.errors import AttachTimeout, BackendError
 from azurite import Azurite, azurite
 from conftest import write

@@ -113,7 +113,7 @@ def test_a_bridge_network_publishes_on_loopback_only(debug_image: str, lab: LabF
 def test_failures_are_one_line_and_leave_nothing_running(debug_image: str, tmp_path: Path, monkeypatch) -> None:
     import docker
 
-    from amldebug_jupyter import containers
+    from amldebug_jupyter.docker import containers
     from amldebug_jupyter.errors import BackendError, UserError
 
     score = write(tmp_path / "app" / "score.py", SCORE)
@@ -137,7 +137,7 @@ def test_failures_are_one_line_and_leave_nothing_running(debug_image: str, tmp_p
 
 
 def test_a_rebuild_with_unchanged_inputs_reuses_the_image(debug_image: str) -> None:
-    from amldebug_jupyter.images import build_local_image
+    from amldebug_jupyter.deploy.images import build_local_image
 
     said = []
     t0 = time.monotonic()
@@ -149,7 +149,7 @@ def test_a_failing_build_is_one_line_and_builds_nothing(tmp_path: Path) -> None:
     import docker
 
     from amldebug_jupyter.errors import BackendError
-    from amldebug_jupyter.images import build_local_image
+    from amldebug_jupyter.deploy.images import build_local_image
 
     before = {i.id for i in docker.from_env().images.list()}
     with pytest.raises(BackendError, match=r"Could not fetch the image's Python packages: .*no-such-package-amldebug"):

@@ -12,7 +12,7 @@ from typing import List
 
 import pytest
 
-from amldebug_jupyter.endpoints import Endpoint, EndpointDetector
+from amldebug_jupyter.core.endpoints import Endpoint, EndpointDetector
 from amldebug_jupyter.instrument import ENTRY_FILE, ENTRY_NAME
 from conftest import line_of, write
 

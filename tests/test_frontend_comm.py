@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, Iterator
 import jsonschema
 import pytest
 
-from amldebug_jupyter.frontend import SCHEMA_FILE
+from amldebug_jupyter.notebook.comm import SCHEMA_FILE
 from conftest import free_port, line_of, write
 from kernel_harness import LabFrontend, lab_kernel
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from amldebug_jupyter import UserError
-from amldebug_jupyter.launchjson import JsoncError, LaunchJsonError, strip_jsonc, write_attach_config
+from amldebug_jupyter.bridge.launchjson import JsoncError, LaunchJsonError, strip_jsonc, write_attach_config
 
 NAME = "Azure ML: train"
 MAPPINGS = [{"localRoot": "/home/me/proj/code/train", "remoteRoot": "/mnt/azureml/cr/j/abc/exe/wd"},

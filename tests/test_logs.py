@@ -6,9 +6,9 @@ from typing import List
 
 from hypothesis import given, settings, strategies as st
 
-from amldebug_jupyter.endpoints import Endpoint, EndpointDetector, DetectedError
-from amldebug_jupyter.events import EndpointFound, LogLine
-from amldebug_jupyter.logs import FileLogSource, LineAssembler, LogTailer, local_log_sources
+from amldebug_jupyter.core.endpoints import Endpoint, EndpointDetector, DetectedError
+from amldebug_jupyter.core.events import EndpointFound, LogLine
+from amldebug_jupyter.logs.tail import FileLogSource, LineAssembler, LogTailer, local_log_sources
 
 
 def assemble(chunks: List[bytes], max_line: int = 1 << 20) -> List[str]:
@@ -106,7 +106,7 @@ def test_detects_seed_instrumented_lines_with_port_from_arguments() -> None:
 
 
 def test_seed_port_comes_from_the_scripts_arguments() -> None:
-    from amldebug_jupyter.endpoints import seed_port
+    from amldebug_jupyter.core.endpoints import seed_port
 
     assert seed_port(["--remote_debug", "--remote_debug_port", 6001]) == 6001
     assert seed_port(["--remote_debug_port=6002"]) == 6002

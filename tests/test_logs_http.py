@@ -11,10 +11,10 @@ from typing import Callable, Dict, Iterator, List, Tuple
 
 import pytest
 
-import amldebug_jupyter.logs_http as logs_http
-from amldebug_jupyter.events import EndpointFound, LogLine
-from amldebug_jupyter.logs import LogTailer
-from amldebug_jupyter.logs_http import HttpLogSource, blob_log_sources, http_get, matching, redact
+import amldebug_jupyter.logs.blob as logs_http
+from amldebug_jupyter.core.events import EndpointFound, LogLine
+from amldebug_jupyter.logs.tail import LogTailer
+from amldebug_jupyter.logs.blob import HttpLogSource, blob_log_sources, http_get, matching, redact
 from azurite import Azurite, AzuriteUnavailable, FaultProxy, azurite
 
 pytestmark = pytest.mark.azurite

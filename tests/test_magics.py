@@ -10,7 +10,8 @@ from IPython import get_ipython
 from IPython.core.error import UsageError
 from IPython.testing.globalipapp import start_ipython
 
-from amldebug_jupyter import Pipeline, Step, session
+from amldebug_jupyter import Pipeline, Step
+from amldebug_jupyter.core import run as session
 from conftest import write
 
 @pytest.fixture
@@ -126,7 +127,7 @@ def test_help_shows_usage_with_examples(ip) -> None:
 def test_launch_json_for_vs_code_users(ip, tmp_path: Path, capsys) -> None:
     import json
 
-    from amldebug_jupyter.launchjson import strip_jsonc
+    from amldebug_jupyter.bridge.launchjson import strip_jsonc
 
     run = ip.run_line_magic("aml_debug", "pipeline submit pipeline --debug train --timeout 30 --attach manual")
     endpoint = run.wait_for_endpoint("train", timeout=30)

@@ -65,7 +65,7 @@ def test_package_build_pull_tag_reuse_and_debug_from_the_notebook(packaging: typ
         assert lab.execute("%load_ext amldebug_jupyter")["status"] == "ok"
         setup = (f"import sys; sys.path.insert(0, {str(TESTS)!r})\n"
                  "from fake_azureml import FakePackagingService, offline_workspace\n"
-                 "import amldebug_jupyter.backends.azureml_service as service\n"
+                 "import amldebug_jupyter.backends.azureml.service as service\n"
                  f"FakePackagingService.registry = {tuple(registry)!r}\n"
                  f"FakePackagingService.base_image = {ensure_base_image()!r}\n"
                  "FakePackagingService.packages = []\n"
@@ -112,7 +112,7 @@ def _untag(tag) -> None:
 
 def test_a_failing_package_build_is_one_line_after_its_log(packaging: type, tmp_path: Path) -> None:
     from amldebug_jupyter.errors import BackendError
-    from amldebug_jupyter.model_package import build_package_image
+    from amldebug_jupyter.deploy.model_package import build_package_image
 
     packaging.fail_with = "pip failed: No matching distribution found for sklearn==99"
     said = []
@@ -145,7 +145,7 @@ def tiny_pushed(registry: Registry) -> Iterator[str]:
 
 
 def test_pull_errors_are_the_engines_own_words(registry: Registry, tiny_pushed: str) -> None:
-    from amldebug_jupyter.containers import docker_client, pull_image
+    from amldebug_jupyter.docker.containers import docker_client, pull_image
     from amldebug_jupyter.errors import BackendError
 
     client, said = docker_client(), []
@@ -165,7 +165,7 @@ def test_a_registered_environment_is_extended_under_a_new_name() -> None:
     from azureml.core import Environment
     from azureml.core.conda_dependencies import CondaDependencies
 
-    from amldebug_jupyter.model_package import debug_environment
+    from amldebug_jupyter.deploy.model_package import debug_environment
 
     registered = Environment("sklearn-env")
     registered.version = "4"
@@ -192,7 +192,7 @@ def test_bad_image_build_input_is_one_line(line: str, error: str, tmp_path: Path
     from IPython.core.error import UsageError
     from IPython.testing.globalipapp import start_ipython
 
-    import amldebug_jupyter.backends.azureml_service as service
+    import amldebug_jupyter.backends.azureml.service as service
 
     monkeypatch.setattr(service, "AzureMLService", FakePackagingService)
     shell = start_ipython() or get_ipython()

@@ -12,8 +12,8 @@ from ipywidgets.widgets.tests.utils import setup_test_comm, teardown_test_comm
 
 from amldebug_jupyter import Pipeline, Step, submit
 from amldebug_jupyter.errors import UserError
-from amldebug_jupyter.events import LogLine
-from amldebug_jupyter.widgets.panel import DebugPanel
+from amldebug_jupyter.core.events import LogLine
+from amldebug_jupyter.notebook.panel import DebugPanel
 from conftest import write
 
 

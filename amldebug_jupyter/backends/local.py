@@ -19,18 +19,31 @@ import shutil
 import sys
 import threading
 import time
-from pathlib import Path
 from functools import partial
+from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional
 
-from .. import _process
-from ..endpoints import seed_port
-from ..containers import StepContainer
-from ..errors import BackendError, SpecError, UserError
-from ..instrument import ENTRY_FILE, ENTRY_NAME
-from ..logs import LOG_PATTERNS, LogSource, LogTailer, local_log_sources
-from ..session import CANCELED, COMPLETED, FAILED, RUNNING, DebugOptions, DebugRun, StepState
-from ..spec import Pipeline, Step
+from amldebug_jupyter import _process
+from amldebug_jupyter.core.endpoints import seed_port
+from amldebug_jupyter.core.pipeline import Pipeline, Step
+from amldebug_jupyter.core.run import (
+    CANCELED,
+    COMPLETED,
+    FAILED,
+    RUNNING,
+    DebugOptions,
+    DebugRun,
+    StepState,
+)
+from amldebug_jupyter.docker.containers import StepContainer
+from amldebug_jupyter.errors import BackendError, SpecError, UserError
+from amldebug_jupyter.instrument import ENTRY_FILE, ENTRY_NAME
+from amldebug_jupyter.logs.tail import (
+    LOG_PATTERNS,
+    LogSource,
+    LogTailer,
+    local_log_sources,
+)
 
 log = logging.getLogger(__name__)
 

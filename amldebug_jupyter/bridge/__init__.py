@@ -13,12 +13,12 @@ import threading
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence
 
-from ..dap import first_statement_line
-from ..errors import UserError
-from .remote import BridgeTimeouts, RemoteSession, Target
+from amldebug_jupyter.bridge.remote import BridgeTimeouts, RemoteSession, Target
+from amldebug_jupyter.dap import first_statement_line
+from amldebug_jupyter.errors import UserError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..session import DebugRun
+    from amldebug_jupyter.core.run import DebugRun
 
 __all__ = ["BridgeTimeouts", "RemoteSession", "Target", "attach", "attach_step", "auto_attach", "detach",
            "retargeted", "target_for_step", "target_for_address", "to_local_path"]
@@ -66,8 +66,8 @@ def target_for_address(host: str, port: int, local_root: Optional[str] = None,
 
 
 def attach(target: Target) -> Target:
-    from .. import config
-    from .kernel import current_bridge
+    from amldebug_jupyter import config
+    from amldebug_jupyter.bridge.kernel import current_bridge
 
     cfg = config.current()
     bridge = current_bridge()
@@ -78,7 +78,7 @@ def attach(target: Target) -> Target:
 
 
 def detach() -> str:
-    from .kernel import current_bridge
+    from amldebug_jupyter.bridge.kernel import current_bridge
 
     return current_bridge().detach()
 
@@ -99,9 +99,13 @@ def retargeted(target: Target, seconds_left: Optional[float] = None, goal: str =
             f"Turn on the debugger (bug icon) for this notebook to {goal}.")
 
 
-def auto_attach(run: "DebugRun", announce: Callable[[str], None]) -> Callable[[], None]:
-    """Retarget the debugger at the first step of ``run`` that waits for one; returns an unsubscribe."""
-    from ..events import EndpointFound
+def auto_attach(run: "DebugRun", announce: Callable[[str], None],
+                report: Callable[[str, str, str], None] = lambda step, title, why: None) -> Callable[[], None]:
+    """Retarget the debugger at the first step of ``run`` that waits for one; returns an unsubscribe.
+
+    ``announce`` gets a line for the cell; ``report(step, title, why)`` a failed attach (the
+    notebook turns it into a notification)."""
+    from amldebug_jupyter.core.events import EndpointFound
 
     claimed = threading.Event()
 
@@ -109,10 +113,8 @@ def auto_attach(run: "DebugRun", announce: Callable[[str], None]) -> Callable[[]
         try:
             announce(attach_step(run, step))
         except UserError as e:
-            from ..frontend import report_problem, step_target_id
-
             announce(f"Step '{step}' waits for a debugger, but it could not be attached: {e}")
-            report_problem("attach_failed", step_target_id(run.id, step), f"Could not attach to step '{step}'", str(e))
+            report(step, f"Could not attach to step '{step}'", str(e))
 
     def on_event(event: object) -> None:
         if isinstance(event, EndpointFound) and not claimed.is_set():

@@ -15,8 +15,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
-from ..errors import UserError
-from .remote import BridgeTimeouts, RemoteSession, Target
+from amldebug_jupyter.bridge.remote import BridgeTimeouts, RemoteSession, Target
+from amldebug_jupyter.errors import UserError
 
 Message = Dict[str, Any]
 

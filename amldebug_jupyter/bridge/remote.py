@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Tuple
 
-from ..dap import DapClient, Message
-from ..errors import DapError
+from amldebug_jupyter.dap import DapClient, Message
+from amldebug_jupyter.errors import DapError
 
 log = logging.getLogger(__name__)
 

@@ -1,13 +1,13 @@
 /**
  * The `amldebug` comm protocol: TypeScript types mirroring
- * amldebug_jupyter/comm_schema.json, and validation against that schema.
+ * amldebug_jupyter/notebook/comm_schema.json, and validation against that schema.
  *
  * The schema is the contract; these types only describe what a message that
  * passed validation looks like. A test checks both agree on the message kinds.
  */
 import Ajv2020 from 'ajv/dist/2020';
 import type { ValidateFunction } from 'ajv';
-import schema from '../../amldebug_jupyter/comm_schema.json';
+import schema from '../../amldebug_jupyter/notebook/comm_schema.json';
 
 /** Comm target name, registered on every notebook kernel. */
 export const COMM_TARGET = 'amldebug';

@@ -1,5 +1,5 @@
 /**
- * The comm schema lives in the Python package (amldebug_jupyter/comm_schema.json)
+ * The comm schema lives in the Python package (amldebug_jupyter/notebook/comm_schema.json)
  * so that both sides load one file. It is declared here instead of using
  * `resolveJsonModule`: pulling a file from outside `src/` into the TypeScript
  * program would force `rootDir` up to the repository root and move every

@@ -14,10 +14,10 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
-from .errors import BackendError, UserError
+from amldebug_jupyter.errors import BackendError, UserError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .endpoints import Endpoint
+    from amldebug_jupyter.core.endpoints import Endpoint
 
 LABEL = {"amldebug": "1"}
 APP_ROOT = "/var/azureml-app"
@@ -125,7 +125,7 @@ def run_scoring_container(image: str, score: Path, name: str = "amldebug-score",
     if package:
         command = ["runsvdir", "/var/runit"]
     else:
-        from .instrument import SCORE_ENTRY_NAME
+        from amldebug_jupyter.instrument import SCORE_ENTRY_NAME
 
         env.update(AZUREML_ENTRY_SCRIPT=SCORE_ENTRY_NAME, AML_APP_ROOT=APP_ROOT)
         command = ["azmlinfsrv", "--entry_script", f"{APP_ROOT}/{SCORE_ENTRY_NAME}", "--port", str(port)]
@@ -186,7 +186,7 @@ def stop_ours(name: Optional[str] = None) -> List[str]:
 
 def wait_for_endpoint(container: Any, timeout: float = 60.0) -> "Endpoint":
     """The debug endpoint the scoring entry announces in the container's log."""
-    from .endpoints import Endpoint, EndpointDetector
+    from amldebug_jupyter.core.endpoints import Endpoint, EndpointDetector
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

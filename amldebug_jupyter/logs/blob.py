@@ -4,7 +4,7 @@ Azure ML hands out each log of a step as a read-only SAS URL
 (``StepRun.get_details()["logFiles"]`` is ``{relative_name: sas_url}``). azureml-core downloads
 the whole blob again on every poll; an :class:`HttpLogSource` keeps a byte offset and asks for
 ``Range: bytes=<offset>-<offset+max_read-1>``, so a poll costs what was appended since the last
-one. It is a :class:`~amldebug_jupyter.logs.LogSource`: :class:`~amldebug_jupyter.logs.LogTailer`
+one. It is a :class:`~amldebug_jupyter.logs.tail.LogSource`: :class:`~amldebug_jupyter.logs.tail.LogTailer`
 assembles its lines and spots endpoints exactly as for local files.
 
 Answers, as Azure Blob storage and its emulator Azurite give them:
@@ -39,7 +39,7 @@ import urllib.parse
 import urllib.request
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from .logs import LOG_PATTERNS, Chunk
+from amldebug_jupyter.logs.tail import LOG_PATTERNS, Chunk
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from typing import Any, Dict, Optional
 
 from ipykernel.ipkernel import IPythonKernel
 
-from .bridge.kernel import KernelBridge
-from .bridge.remote import Target
+from amldebug_jupyter.bridge.kernel import KernelBridge
+from amldebug_jupyter.bridge.remote import Target
 
 KERNEL_NAME = "amldebug"
 DISPLAY_NAME = "Python 3 (amldebug)"
@@ -33,7 +33,7 @@ def _state_file() -> Optional[Path]:
     connection = IPKernelApp.instance().connection_file
     if not connection:
         return None
-    from .backends.local import amldebug_home
+    from amldebug_jupyter.backends.local import amldebug_home
 
     return amldebug_home() / "kernels" / (Path(connection).stem + ".json")
 

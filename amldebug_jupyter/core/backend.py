@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Iterable, Protocol
+from typing import TYPE_CHECKING, Callable, Iterable, List, Protocol, Tuple
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..logs import LogSource
-    from ..session import DebugOptions, DebugRun
-    from ..spec import Pipeline
+    from amldebug_jupyter.core.pipeline import Pipeline
+    from amldebug_jupyter.core.run import DebugOptions, DebugRun
+
+Chunk = Tuple[bytes, bool]
+"""Bytes read from a source, and whether they begin a new stream (first read, truncation,
+rotation): a partial line left over from before must then be closed."""
+
+
+class LogSource(Protocol):
+    """One of a step's log streams, read incrementally (a file, a blob over HTTP)."""
+
+    name: str
+    bytes_read: int
+
+    def read_new(self) -> List[Chunk]: ...
 
 
 class Backend(Protocol):

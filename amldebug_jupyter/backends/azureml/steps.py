@@ -19,16 +19,29 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Set
 
-from ..endpoints import Endpoint, seed_port
-from ..errors import BackendError, SpecError
-from ..events import EndpointFound
-from ..instrument import ENTRY_FILE, ENTRY_NAME
-from ..logs import LogTailer
-from ..logs_http import blob_log_sources, http_get, matching
-from ..session import CANCELED, FAILED, RUNNING, TERMINAL, DebugOptions, DebugRun, StepState
-from ..spec import Pipeline, Step
-from .azureml_service import AzureMLService, pip_names, require_azureml, status_of
-from .local import amldebug_home, new_run_id, snapshot
+from amldebug_jupyter.backends.azureml.service import (
+    AzureMLService,
+    pip_names,
+    require_azureml,
+    status_of,
+)
+from amldebug_jupyter.backends.local import amldebug_home, new_run_id, snapshot
+from amldebug_jupyter.core.endpoints import Endpoint, seed_port
+from amldebug_jupyter.core.events import EndpointFound
+from amldebug_jupyter.core.pipeline import Pipeline, Step
+from amldebug_jupyter.core.run import (
+    CANCELED,
+    FAILED,
+    RUNNING,
+    TERMINAL,
+    DebugOptions,
+    DebugRun,
+    StepState,
+)
+from amldebug_jupyter.errors import BackendError, SpecError
+from amldebug_jupyter.instrument import ENTRY_FILE, ENTRY_NAME
+from amldebug_jupyter.logs.blob import blob_log_sources, http_get, matching
+from amldebug_jupyter.logs.tail import LogTailer
 
 log = logging.getLogger(__name__)
 

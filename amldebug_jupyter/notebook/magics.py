@@ -62,7 +62,7 @@ from typing import Any, Callable, Dict, List, Optional
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
-from .errors import UserError
+from amldebug_jupyter.errors import UserError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -243,8 +243,8 @@ class AmlDebugMagics(Magics):
 
     # -- subcommands ---------------------------------------------------------------------
     def pipeline(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
-        from . import config
-        from .api import submit
+        from amldebug_jupyter import config
+        from amldebug_jupyter.api import submit
 
         cfg = config.current()
         target = self._cell_value(cell) if cell is not None else self._resolve_pipeline(args.pipeline)
@@ -261,19 +261,22 @@ class AmlDebugMagics(Magics):
         return run
 
     def _follow_up(self, run: Any, attach_mode: str, show_panel: bool) -> None:
-        from .bridge import auto_attach
-        from .display import Announcer
+        from amldebug_jupyter.bridge import auto_attach
+        from amldebug_jupyter.notebook.display import Announcer
 
         debug_steps = [n for n, s in run.steps.items() if s.debug]
         if show_panel:
-            from .widgets import show_panel as display_panel
+            from amldebug_jupyter.notebook.panel import show_panel as display_panel
 
             display_panel(run)
         if not debug_steps:
             return
         announcer = Announcer(f"Run {run.id}: waiting for {', '.join(debug_steps)} to wait for a debugger...")
         if attach_mode == "auto" and _in_kernel():
-            auto_attach(run, announcer.say)
+            from amldebug_jupyter.notebook.comm import report_problem, step_target_id
+
+            auto_attach(run, announcer.say, lambda step, title, why: report_problem(
+                "attach_failed", step_target_id(run.id, step), title, why))
         else:
             run.subscribe(_announce_endpoints(announcer.say))
 
@@ -304,9 +307,9 @@ class AmlDebugMagics(Magics):
         container of the run's environment image (built once, reused while the environment is unchanged)."""
         from pathlib import Path
 
-        from . import config
-        from .api import submit
-        from .spec import Pipeline, Step
+        from amldebug_jupyter import config
+        from amldebug_jupyter.api import submit
+        from amldebug_jupyter.core.pipeline import Pipeline, Step
 
         cfg = config.current()
         script = Path(args.script).expanduser()
@@ -316,7 +319,10 @@ class AmlDebugMagics(Magics):
             raise UsageError("%aml_debug experiment run: --conda-file describes a container's environment; add --docker.")
         image = None
         if args.docker:
-            from .images import build_local_image, conda_pip_packages
+            from amldebug_jupyter.deploy.images import (
+                build_local_image,
+                conda_pip_packages,
+            )
 
             packages = conda_pip_packages(args.conda_file) if args.conda_file else []
             image = build_local_image(args.docker, packages, scoring=False)
@@ -332,7 +338,7 @@ class AmlDebugMagics(Magics):
 
         backend = args.backend or ("azureml" if args.model else "local")
         if backend == "azureml":
-            from .model_package import build_package_image
+            from amldebug_jupyter.deploy.model_package import build_package_image
 
             if not (args.model and args.entry_script):
                 raise UsageError("%aml_debug image build --backend azureml: needs --model NAME[:VERSION] and "
@@ -342,7 +348,10 @@ class AmlDebugMagics(Magics):
                                       args.environment, workspace=self._workspace(args.workspace, "image build"),
                                       tag=args.tag)
         else:
-            from .images import build_local_image, conda_pip_packages
+            from amldebug_jupyter.deploy.images import (
+                build_local_image,
+                conda_pip_packages,
+            )
 
             if args.model or args.environment:
                 raise UsageError("%aml_debug image build: --model and --environment need --backend azureml "
@@ -364,7 +373,8 @@ class AmlDebugMagics(Magics):
     def container(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
         from pathlib import Path
 
-        from . import config, containers
+        from amldebug_jupyter import config
+        from amldebug_jupyter.docker import containers
 
         if args.action == "run":
             image = args.image or getattr(self, "_last_image", None)
@@ -384,7 +394,7 @@ class AmlDebugMagics(Magics):
             print(f"Container {args.name} serves http://127.0.0.1:{http_port}/score and waits for a debugger "
                   f"at {endpoint.address} ({endpoint.seconds_left():.0f} s left).")
             if (args.attach or config.current().attach_mode) == "auto" and _in_kernel():
-                from . import bridge
+                from amldebug_jupyter import bridge
 
                 target = bridge.attach(bridge.target_for_address(endpoint.host, endpoint.port, str(score_py.parent),
                                                                  containers.APP_ROOT, label=f"container '{args.name}'"))
@@ -410,15 +420,15 @@ class AmlDebugMagics(Magics):
         return None
 
     def status(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
-        from .display import RunStatus
-        from .session import find_run
+        from amldebug_jupyter.core.report import RunStatus
+        from amldebug_jupyter.core.run import find_run
 
         return RunStatus(find_run(args.run))
 
     def logs(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
-        from . import config
-        from .display import LogText
-        from .session import find_run
+        from amldebug_jupyter import config
+        from amldebug_jupyter.core.run import find_run
+        from amldebug_jupyter.notebook.display import LogText
 
         if not args.step:
             raise UsageError("%aml_debug logs: name the STEP whose log to show.")
@@ -433,8 +443,8 @@ class AmlDebugMagics(Magics):
         return None
 
     def attach(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
-        from . import bridge
-        from .session import current_run
+        from amldebug_jupyter import bridge
+        from amldebug_jupyter.core.run import current_run
 
         if args.target and (args.host or args.port):
             raise UsageError("%aml_debug attach: give a STEP or --host/--port, not both.")
@@ -451,13 +461,13 @@ class AmlDebugMagics(Magics):
         return None
 
     def detach(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
-        from . import bridge
+        from amldebug_jupyter import bridge
 
         print(bridge.detach())
         return None
 
     def cancel(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
-        from .session import find_run
+        from amldebug_jupyter.core.run import find_run
 
         run = find_run(args.run)
         run.cancel()
@@ -466,16 +476,16 @@ class AmlDebugMagics(Magics):
         return None
 
     def panel(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
-        from .session import find_run
-        from .widgets import show_panel
+        from amldebug_jupyter.core.run import find_run
+        from amldebug_jupyter.notebook.panel import show_panel
 
         show_panel(find_run(args.run))
         return None
 
 
     def launch_json(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
-        from .launchjson import write_attach_config
-        from .session import find_run
+        from amldebug_jupyter.bridge.launchjson import write_attach_config
+        from amldebug_jupyter.core.run import find_run
 
         if not args.step:
             raise UsageError("%aml_debug launch-json: name the STEP to write an attach configuration for.")
@@ -495,7 +505,7 @@ AmlDebugMagics.aml_debug.__doc__ = __doc__
 
 
 def _log_text(name: str, lines: List[str]) -> Any:
-    from .display import LogText
+    from amldebug_jupyter.notebook.display import LogText
 
     return LogText(name, lines)
 
@@ -507,7 +517,7 @@ def _in_kernel() -> bool:
 
 
 def _announce_endpoints(say: Callable[[str], None]) -> Callable[[Any], None]:
-    from .events import EndpointFound
+    from amldebug_jupyter.core.events import EndpointFound
 
     def on_event(event: Any) -> None:
         if isinstance(event, EndpointFound):
@@ -519,7 +529,7 @@ def _announce_endpoints(say: Callable[[str], None]) -> Callable[[Any], None]:
 
 def _follow(run: Any, step: str, poll: float = 0.25) -> None:
     """Print the step's new log lines until it ends (interrupt the cell to stop earlier)."""
-    from .events import LogLine
+    from amldebug_jupyter.core.events import LogLine
 
     pending: List[str] = []
     unsubscribe = run.subscribe(lambda e: pending.append(e.text) if isinstance(e, LogLine) and e.step == step else None)

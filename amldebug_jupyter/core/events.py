@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Union
 
-from .endpoints import Endpoint
+from amldebug_jupyter.core.endpoints import Endpoint
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import stat
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .errors import UserError
+from amldebug_jupyter.errors import UserError
 
 __all__ = ["JsoncError", "LaunchJsonError", "strip_jsonc", "write_attach_config"]
 

@@ -1,6 +1,6 @@
 """The run panel: a row per step (status, endpoint, attach countdown, buttons) and a log tail.
 
-A view of a :class:`~amldebug_jupyter.session.DebugRun`: it never decides anything. Run events
+A view of a :class:`~amldebug_jupyter.core.run.DebugRun`: it never decides anything. Run events
 only mark it dirty; a background thread redraws at most ``refresh`` times a second (and every
 second while a countdown runs), so a chatty log never floods the frontend or blocks the kernel.
 Button callbacks go through :class:`PanelActions`; their errors appear in the panel.
@@ -15,10 +15,10 @@ from typing import Callable, Deque, Dict, Optional, Protocol
 
 import ipywidgets as w
 
-from ..display import step_rows
-from ..errors import UserError
-from ..events import Event, LogLine
-from ..session import DebugRun
+from amldebug_jupyter.core.events import Event, LogLine
+from amldebug_jupyter.core.report import step_rows
+from amldebug_jupyter.core.run import DebugRun
+from amldebug_jupyter.errors import UserError
 
 
 class PanelActions(Protocol):
@@ -33,12 +33,12 @@ class KernelActions:
     """What the buttons do in a notebook kernel."""
 
     def attach(self, run: DebugRun, step: str) -> str:
-        from ..bridge import attach_step
+        from amldebug_jupyter.bridge import attach_step
 
         return attach_step(run, step)
 
     def detach(self) -> str:
-        from ..bridge import detach
+        from amldebug_jupyter.bridge import detach
 
         return detach()
 
@@ -63,7 +63,7 @@ class _StepRow:
 class DebugPanel:
     def __init__(self, run: DebugRun, actions: Optional[PanelActions] = None, log_lines: Optional[int] = None,
                  refresh: float = 0.25) -> None:
-        from .. import config
+        from amldebug_jupyter import config
 
         self.run = run
         self.actions = actions or KernelActions()
@@ -173,3 +173,13 @@ class DebugPanel:
         if self._thread is not None:
             self._thread.join(2)
         self.widget.close()
+
+
+def show_panel(run: DebugRun) -> DebugPanel:
+    """Display a live panel for ``run`` below the cell."""
+    from IPython.display import display
+
+    panel = DebugPanel(run)
+    display(panel.widget)
+    panel.start()
+    return panel

@@ -1,4 +1,8 @@
-"""Rich results: HTML in JupyterLab, plain text in terminal IPython (``_repr_mimebundle_``)."""
+"""A run's state as rows, plain text and HTML: what the status table, the panel and the CLI show.
+
+Presentation without IPython: the rich forms follow the ``_repr_mimebundle_`` convention, which
+needs no import.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .session import DebugRun
+    from amldebug_jupyter.core.run import DebugRun
 
 
 def _countdown(seconds: Optional[float]) -> str:
@@ -67,37 +71,3 @@ class RunStatus:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Dict[str, str]:
         return {"text/plain": repr(self), "text/html": self._repr_html_()}
-
-
-class LogText:
-    """The last lines of a step's log, shown as preformatted text."""
-
-    def __init__(self, step: str, lines: List[str]) -> None:
-        self.step, self.lines = step, lines
-
-    def __repr__(self) -> str:
-        return "\n".join(self.lines)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Dict[str, str]:
-        text = "\n".join(self.lines)
-        return {"text/plain": text, "text/html": f"<pre class='amldebug-log'>{html.escape(text)}</pre>"}
-
-
-class Announcer:
-    """One line in the cell that started something, updated later from background threads."""
-
-    def __init__(self, text: str = "") -> None:
-        from IPython.display import display
-
-        self._text = text
-        self._handle = display(self._bundle(), raw=True, display_id=True)
-
-    def _bundle(self) -> Dict[str, str]:
-        return {"text/plain": self._text}
-
-    def say(self, text: str) -> None:
-        self._text = text
-        if self._handle is not None:
-            self._handle.update(self._bundle(), raw=True)
-        else:  # terminal IPython: no display ids
-            print(text)

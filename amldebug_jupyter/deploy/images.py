@@ -17,10 +17,20 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterable, List, Optional, Sequence
 
-from . import _process
-from .containers import APP_ROOT, LABEL, docker_client, pull_image
-from .errors import BackendError, UserError
-from .instrument import ENTRY_FILE, ENTRY_NAME, SCORE_ENTRY_FILE, SCORE_ENTRY_NAME
+from amldebug_jupyter import _process
+from amldebug_jupyter.docker.containers import (
+    APP_ROOT,
+    LABEL,
+    docker_client,
+    pull_image,
+)
+from amldebug_jupyter.errors import BackendError, UserError
+from amldebug_jupyter.instrument import (
+    ENTRY_FILE,
+    ENTRY_NAME,
+    SCORE_ENTRY_FILE,
+    SCORE_ENTRY_NAME,
+)
 
 SERVER_PACKAGES = ("azureml-inference-server-http", "debugpy")
 
@@ -88,7 +98,7 @@ def build_local_image(base: str, pip_packages: Sequence[str] = (), tag: Optional
     """
     import docker
 
-    from .backends.local import amldebug_home
+    from amldebug_jupyter.backends.local import amldebug_home
 
     client = docker_client()
     try:
@@ -153,7 +163,7 @@ def conda_pip_packages(conda_file: str) -> List[str]:
 
 def user_packages(packages: Iterable[str]) -> List[str]:
     """The requirements left once the server and debugger (which every debug image has) are taken out."""
-    from .backends.azureml_service import pip_names
+    from amldebug_jupyter.backends.azureml.service import pip_names
 
     server = set(SERVER_PACKAGES) | {"azureml-defaults"}
     return [p for p in packages if p.strip() and pip_names([p])[0] not in server]

@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set
 
-from .errors import UserError
+from amldebug_jupyter.errors import UserError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .bridge.remote import Target
-    from .session import DebugRun
+    from amldebug_jupyter.bridge.remote import Target
+    from amldebug_jupyter.core.run import DebugRun
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,8 @@ class FrontendChannel:
 
     # -- wiring --------------------------------------------------------------------------
     def start(self) -> None:
-        from . import session
-        from .bridge.kernel import current_bridge
+        from amldebug_jupyter.bridge.kernel import current_bridge
+        from amldebug_jupyter.core import run as session
 
         self._comm_module.get_comm_manager().register_target(COMM_TARGET, self._on_open)
         self._add(self._comm_module.create_comm(target_name=COMM_TARGET, data=self.snapshot()))
@@ -105,7 +105,7 @@ class FrontendChannel:
                 log.debug("comm send failed", exc_info=True)
 
     def _watch_run(self, run: "DebugRun") -> None:
-        from .events import LogLine
+        from amldebug_jupyter.core.events import LogLine
 
         run.subscribe(lambda event: None if isinstance(event, LogLine) else self.publish_targets())  # not per line
         self.publish_targets()
@@ -119,7 +119,7 @@ class FrontendChannel:
         elif kind == "attach":
             self._attach(str(data.get("target") or ""))
         elif kind == "detach":
-            from . import bridge
+            from amldebug_jupyter import bridge
 
             try:
                 bridge.detach()
@@ -127,8 +127,8 @@ class FrontendChannel:
                 report_problem("attach_failed", None, str(e))
 
     def _attach(self, target_id: str) -> None:
-        from . import bridge
-        from .session import _runs
+        from amldebug_jupyter import bridge
+        from amldebug_jupyter.core.run import _runs
 
         run_id, _, step = target_id.rpartition(":")
         run = _runs.get(run_id)
@@ -141,7 +141,7 @@ class FrontendChannel:
 
     # -- to the extension ----------------------------------------------------------------
     def _on_bridge_change(self, target: Optional["Target"], what: str) -> None:
-        from .bridge.kernel import current_bridge
+        from amldebug_jupyter.bridge.kernel import current_bridge
 
         target_id = self._id_of(target)
         if what == "attached" and target is not None:
@@ -166,7 +166,7 @@ class FrontendChannel:
         return {"type": "targets", "targets": self.targets(), "now": time.time(), "home": os.path.expanduser("~")}
 
     def targets(self) -> List[Dict[str, Any]]:
-        from .session import TERMINAL, _runs
+        from amldebug_jupyter.core.run import TERMINAL, _runs
 
         current = self._current_target()
         attached = self._id_of(current) if current is not None else None
@@ -202,7 +202,7 @@ class FrontendChannel:
     # -- helpers -------------------------------------------------------------------------
     @staticmethod
     def _current_target() -> Optional["Target"]:
-        from .bridge.kernel import current_bridge
+        from amldebug_jupyter.bridge.kernel import current_bridge
 
         try:
             return current_bridge().target
@@ -212,7 +212,7 @@ class FrontendChannel:
     @staticmethod
     def _id_of(target: Optional["Target"]) -> str:
         """A step's id when the target is a step of a run in this session, else its address."""
-        from .session import _runs
+        from amldebug_jupyter.core.run import _runs
 
         if target is None:
             return ""
@@ -225,8 +225,8 @@ class FrontendChannel:
     @staticmethod
     def _script_of(target_id: str) -> Optional[str]:
         """The local copy of the step's script (what the extension opens in an editor)."""
-        from .bridge import to_local_path
-        from .session import _runs
+        from amldebug_jupyter.bridge import to_local_path
+        from amldebug_jupyter.core.run import _runs
 
         run_id, _, step = target_id.rpartition(":")
         run = _runs.get(run_id)

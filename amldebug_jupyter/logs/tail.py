@@ -13,26 +13,22 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, List, Optional, Protocol, Sequence, Tuple
+from typing import Callable, Iterable, List, Optional, Sequence
 
-from .endpoints import DetectedError, Endpoint, EndpointDetector, SEED_DEFAULT_PORT
-from .events import EndpointFailed, EndpointFound, Event, LogLine
+from amldebug_jupyter.core.backend import Chunk, LogSource
+from amldebug_jupyter.core.endpoints import (
+    SEED_DEFAULT_PORT,
+    DetectedError,
+    Endpoint,
+    EndpointDetector,
+)
+from amldebug_jupyter.core.events import EndpointFailed, EndpointFound, Event, LogLine
 
 log = logging.getLogger(__name__)
 
 LOG_PATTERNS = ("user_logs/std_log*.txt", "azureml-logs/70_driver_log*.txt")
 """Step logs that carry the user's output, on the common runtime and the legacy one."""
 
-Chunk = Tuple[bytes, bool]
-"""Bytes read from a source, and whether they begin a new stream (first read, truncation,
-rotation): a partial line left over from before must then be closed."""
-
-
-class LogSource(Protocol):
-    name: str
-    bytes_read: int
-
-    def read_new(self) -> List[Chunk]: ...
 
 
 class LineAssembler:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from .errors import SpecError
+from amldebug_jupyter.errors import SpecError
 
 
 @dataclass(frozen=True)

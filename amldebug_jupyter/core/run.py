@@ -14,13 +14,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, List, Optional
 
-from .endpoints import Endpoint
-from .errors import AttachTimeout, BackendError, UserError
-from .events import EndpointFailed, EndpointFound, Event, LogLine, StatusChanged
-from .spec import Pipeline
+from amldebug_jupyter.core.endpoints import Endpoint
+from amldebug_jupyter.core.events import (
+    EndpointFailed,
+    EndpointFound,
+    Event,
+    LogLine,
+    StatusChanged,
+)
+from amldebug_jupyter.core.pipeline import Pipeline
+from amldebug_jupyter.errors import AttachTimeout, BackendError, UserError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .backends.base import Backend
+    from amldebug_jupyter.core.backend import Backend
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +124,7 @@ class DebugRun:
         return f"<DebugRun {self.id} {self.status} steps={[f'{s.name}:{s.status}' for s in self.steps.values()]}>"
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Dict[str, str]:
-        from .display import RunStatus
+        from amldebug_jupyter.core.report import RunStatus
 
         return RunStatus(self)._repr_mimebundle_(include, exclude)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..errors import BackendError, UserError
+from amldebug_jupyter.errors import BackendError, UserError
 
 INSTALL_HINT = "The azureml backend needs the Azure ML SDK v1: pip install 'amldebug-jupyter[azureml]'."
 

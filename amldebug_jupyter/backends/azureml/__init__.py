@@ -1,0 +1,1 @@
+"""The Azure ML (SDK v1) backend: steps on Azure, and the service calls it makes."""

@@ -1,0 +1,1 @@
+"""The domain: pipelines, runs and their steps, events, endpoints. No IPython, no SDK."""

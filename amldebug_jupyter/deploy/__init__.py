@@ -1,0 +1,1 @@
+"""Deployments: debug images, Model.package images, scoring containers."""

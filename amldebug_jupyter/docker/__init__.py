@@ -1,0 +1,1 @@
+"""The Docker engine seam and the containers steps run in."""
