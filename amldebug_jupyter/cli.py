@@ -6,13 +6,12 @@ import argparse
 import sys
 from typing import List, Optional
 
+from amldebug_jupyter.backends.local import amldebug_home
 from amldebug_jupyter.errors import UserError
+from amldebug_jupyter.logs.tail import LOG_PATTERNS
 
 
 def _logs(args: argparse.Namespace) -> int:
-    from amldebug_jupyter.backends.local import amldebug_home
-    from amldebug_jupyter.logs.tail import LOG_PATTERNS
-
     step_dir = amldebug_home() / "runs" / args.run / args.step
     if not step_dir.is_dir():
         raise UserError(f"No local run step {args.run}/{args.step} under {amldebug_home() / 'runs'}.")

@@ -23,6 +23,7 @@ from amldebug_jupyter.core.events import (
     StatusChanged,
 )
 from amldebug_jupyter.core.pipeline import Pipeline
+from amldebug_jupyter.core.report import RunStatus
 from amldebug_jupyter.errors import AttachTimeout, BackendError, UserError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -124,8 +125,6 @@ class DebugRun:
         return f"<DebugRun {self.id} {self.status} steps={[f'{s.name}:{s.status}' for s in self.steps.values()]}>"
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Dict[str, str]:
-        from amldebug_jupyter.core.report import RunStatus
-
         return RunStatus(self)._repr_mimebundle_(include, exclude)
 
     @property

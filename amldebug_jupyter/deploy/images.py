@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Callable, Iterable, List, Optional, Sequence
 
 from amldebug_jupyter import _process
+from amldebug_jupyter.backends.azureml.service import pip_names
+from amldebug_jupyter.backends.local import amldebug_home
 from amldebug_jupyter.docker.containers import (
     APP_ROOT,
     LABEL,
@@ -98,8 +100,6 @@ def build_local_image(base: str, pip_packages: Sequence[str] = (), tag: Optional
     """
     import docker
 
-    from amldebug_jupyter.backends.local import amldebug_home
-
     client = docker_client()
     try:
         base_image = client.images.get(base)
@@ -163,7 +163,5 @@ def conda_pip_packages(conda_file: str) -> List[str]:
 
 def user_packages(packages: Iterable[str]) -> List[str]:
     """The requirements left once the server and debugger (which every debug image has) are taken out."""
-    from amldebug_jupyter.backends.azureml.service import pip_names
-
     server = set(SERVER_PACKAGES) | {"azureml-defaults"}
     return [p for p in packages if p.strip() and pip_names([p])[0] not in server]

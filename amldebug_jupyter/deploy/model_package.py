@@ -22,6 +22,10 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Tuple
 
+from amldebug_jupyter.backends.azureml.service import AzureMLService, require_azureml
+from amldebug_jupyter.backends.azureml.steps import add_pip_packages
+from amldebug_jupyter.backends.local import snapshot
+from amldebug_jupyter.docker.containers import docker_client, pull_image
 from amldebug_jupyter.errors import BackendError, UserError
 from amldebug_jupyter.instrument import (
     ENTRY_FILE,
@@ -29,6 +33,7 @@ from amldebug_jupyter.instrument import (
     SCORE_ENTRY_FILE,
     SCORE_ENTRY_NAME,
 )
+from amldebug_jupyter.logs.tail import LineAssembler
 
 SOURCE_DIR = "amldebug-app"
 """The package's source directory: the image has it at ``/var/azureml-app/amldebug-app``."""
@@ -50,8 +55,6 @@ def debug_environment(conda_file: Optional[Path] = None, registered: Any = None)
     azureml-defaults; a registered environment is renamed rather than changed under its name."""
     from azureml.core import Environment
 
-    from amldebug_jupyter.backends.azureml.steps import add_pip_packages
-
     if conda_file is not None:
         if not conda_file.is_file():
             raise UserError(f"--conda-file {conda_file}: no such file.")
@@ -68,8 +71,6 @@ def debug_environment(conda_file: Optional[Path] = None, registered: Any = None)
 def stage_source(entry_script: Path, into: Path) -> Path:
     """A copy of the entry script's folder plus our wrapper and debug entry (the user's folder
     is never written). Returns the source directory to package."""
-    from amldebug_jupyter.backends.local import snapshot
-
     source = into / SOURCE_DIR
     snapshot(entry_script.parent, source, runs_root=into)
     wrapper = SCORE_ENTRY_FILE.read_text()
@@ -107,12 +108,6 @@ def build_package_image(model: str, entry_script: Path, conda_file: Optional[Pat
                         timeout: float = 3600.0) -> str:
     """Package (or reuse) a debug image of a registered model; returns its local tag."""
     import docker
-
-    from amldebug_jupyter.backends.azureml.service import (
-        AzureMLService,
-        require_azureml,
-    )
-    from amldebug_jupyter.docker.containers import docker_client, pull_image
 
     name, version = parse_model(model)
     if (conda_file is None) == (environment is None):
@@ -152,8 +147,6 @@ def build_package_image(model: str, entry_script: Path, conda_file: Optional[Pat
 
 def wait_for_package(service: Any, package: Any, say: Callable[[str], None], poll: float, timeout: float) -> str:
     """Stream the build log as it grows until the package is ready; returns the image location."""
-    from amldebug_jupyter.logs.tail import LineAssembler
-
     lines, offset = LineAssembler(), 0
     deadline = time.monotonic() + timeout
     while True:

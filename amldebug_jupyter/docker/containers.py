@@ -14,7 +14,9 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
+from amldebug_jupyter.core.endpoints import Endpoint, EndpointDetector
 from amldebug_jupyter.errors import BackendError, UserError
+from amldebug_jupyter.instrument import SCORE_ENTRY_NAME
 
 if TYPE_CHECKING:  # pragma: no cover
     from amldebug_jupyter.core.endpoints import Endpoint
@@ -125,8 +127,6 @@ def run_scoring_container(image: str, score: Path, name: str = "amldebug-score",
     if package:
         command = ["runsvdir", "/var/runit"]
     else:
-        from amldebug_jupyter.instrument import SCORE_ENTRY_NAME
-
         env.update(AZUREML_ENTRY_SCRIPT=SCORE_ENTRY_NAME, AML_APP_ROOT=APP_ROOT)
         command = ["azmlinfsrv", "--entry_script", f"{APP_ROOT}/{SCORE_ENTRY_NAME}", "--port", str(port)]
     try:
@@ -186,8 +186,6 @@ def stop_ours(name: Optional[str] = None) -> List[str]:
 
 def wait_for_endpoint(container: Any, timeout: float = 60.0) -> "Endpoint":
     """The debug endpoint the scoring entry announces in the container's log."""
-    from amldebug_jupyter.core.endpoints import Endpoint, EndpointDetector
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         detector = EndpointDetector(container.name)

@@ -17,6 +17,7 @@ from typing import Any, Dict, Optional
 
 from ipykernel.ipkernel import IPythonKernel
 
+from amldebug_jupyter.backends.local import amldebug_home
 from amldebug_jupyter.bridge.kernel import KernelBridge
 from amldebug_jupyter.bridge.remote import Target
 
@@ -33,8 +34,6 @@ def _state_file() -> Optional[Path]:
     connection = IPKernelApp.instance().connection_file
     if not connection:
         return None
-    from amldebug_jupyter.backends.local import amldebug_home
-
     return amldebug_home() / "kernels" / (Path(connection).stem + ".json")
 
 

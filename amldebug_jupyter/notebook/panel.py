@@ -15,6 +15,8 @@ from typing import Callable, Deque, Dict, Optional, Protocol
 
 import ipywidgets as w
 
+from amldebug_jupyter import config
+from amldebug_jupyter.bridge import attach_step, detach
 from amldebug_jupyter.core.events import Event, LogLine
 from amldebug_jupyter.core.report import step_rows
 from amldebug_jupyter.core.run import DebugRun
@@ -33,13 +35,9 @@ class KernelActions:
     """What the buttons do in a notebook kernel."""
 
     def attach(self, run: DebugRun, step: str) -> str:
-        from amldebug_jupyter.bridge import attach_step
-
         return attach_step(run, step)
 
     def detach(self) -> str:
-        from amldebug_jupyter.bridge import detach
-
         return detach()
 
     def cancel(self, run: DebugRun) -> str:
@@ -63,8 +61,6 @@ class _StepRow:
 class DebugPanel:
     def __init__(self, run: DebugRun, actions: Optional[PanelActions] = None, log_lines: Optional[int] = None,
                  refresh: float = 0.25) -> None:
-        from amldebug_jupyter import config
-
         self.run = run
         self.actions = actions or KernelActions()
         self.refresh = refresh
