@@ -34,13 +34,16 @@ if TYPE_CHECKING:  # pragma: no cover
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext amldebug_jupyter``: register ``%aml_debug`` and, in a Jupyter kernel, open the
     comm to the JupyterLab extension (cheap: no SDK imports)."""
-    from amldebug_jupyter import config
-    from amldebug_jupyter.notebook import comm as frontend
-    from amldebug_jupyter.notebook.magics import AmlDebugMagics
+    from amldebug_jupyter.notebook import extension
 
-    config.install(ipython)
-    ipython.register_magics(AmlDebugMagics)
-    frontend.install(ipython)
+    extension.load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext amldebug_jupyter``: take back all that loading added (see notebook/extension)."""
+    from amldebug_jupyter.notebook import extension
+
+    extension.unload(ipython)
 
 
 def _jupyter_labextension_paths() -> list:

@@ -36,6 +36,14 @@ def install(shell: Any) -> AmlDebugConfig:
     return _instance
 
 
+def uninstall(shell: Any) -> None:
+    """Forget the shell's config object (``%unload_ext``); the next install starts from defaults."""
+    global _instance
+    if _instance is not None and _instance in shell.configurables:
+        shell.configurables.remove(_instance)
+    _instance = None
+
+
 def current() -> AmlDebugConfig:
     global _instance
     if _instance is None:

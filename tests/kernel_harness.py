@@ -33,6 +33,8 @@ class LabFrontend:
         self.displays: List[str] = []
         self.comm_messages: List[Message] = []
         """comm_open and comm_msg contents from the kernel, in order (what a lab extension receives)."""
+        self.comm_closed: List[str] = []
+        """Ids of comms the kernel closed."""
 
     # -- iopub ---------------------------------------------------------------------------
     def pump(self, timeout: float = 0.0) -> None:
@@ -55,6 +57,8 @@ class LabFrontend:
                 self.displays.append(msg["content"]["data"].get("text/plain", ""))
             elif kind in ("comm_open", "comm_msg"):
                 self.comm_messages.append(msg["content"])
+            elif kind == "comm_close":
+                self.comm_closed.append(msg["content"]["comm_id"])
 
     def wait_event(self, name: str, timeout: float = 20, where: Callable[[Message], bool] = lambda e: True) -> Message:
         deadline = time.monotonic() + timeout

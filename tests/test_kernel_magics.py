@@ -67,3 +67,42 @@ def test_bad_input_in_a_kernel_is_one_line_and_the_kernel_stays_usable(lab: LabF
         assert reply["status"] in ("ok", "error")
     assert lab.execute("print(1 + 1)")["status"] == "ok"
     assert lab.kernel_info_seconds() < 1
+
+
+def test_unload_takes_back_what_load_added_and_load_works_again(lab: LabFrontend, tmp_path: Path) -> None:
+    """%unload_ext: the magic is gone, the comm closed, the kernel debugs its own cells; a waiting
+    step keeps waiting, and after %load_ext it is listed and attachable again."""
+    write(tmp_path / "proj" / "train.py", "x = 1\nprint('trained', x)\n")
+    code = textwrap.dedent(f"""
+        from amldebug_jupyter import Pipeline, Step
+        pipeline = Pipeline("p", [Step("train", "train.py", {str(tmp_path / 'proj')!r})])
+        run = %aml_debug pipeline submit pipeline --debug train --timeout 60 --attach manual --no-panel --no-stop-on-entry
+        run.wait_for_endpoint("train", 30)
+    """)
+    assert lab.execute(code)["status"] == "ok", lab.output()
+    lab.pump(0.5)
+    opened = [m["comm_id"] for m in lab.comm_messages if m.get("target_name") == "amldebug"]
+    assert len(opened) == 1
+
+    assert lab.execute("%unload_ext amldebug_jupyter")["status"] == "ok", lab.output()
+    lab.pump(0.5)
+    assert lab.comm_closed == opened
+    lab.streams.clear()
+    assert lab.execute("%aml_debug status")["status"] == "error"
+    assert "Line magic function `%aml_debug` not found" in lab.output()
+    lab.streams.clear()
+    lab.execute("k = get_ipython().kernel\n"
+                "print('HOOKED', 'do_debug_request' in vars(k), hasattr(k, '_amldebug_bridge'), run.status)")
+    assert "HOOKED False False Running" in lab.output()  # the step still waits for a debugger
+
+    assert lab.execute("%load_ext amldebug_jupyter")["status"] == "ok", lab.output()
+    lab.pump(0.5)
+    reopened = [m for m in lab.comm_messages if m.get("target_name") == "amldebug" and m["comm_id"] not in opened]
+    assert len(reopened) == 1
+    targets = reopened[0]["data"]["targets"]
+    assert [(t["id"].rpartition(":")[2], t["state"]) for t in targets] == [("train", "waiting")]
+    lab.streams.clear()
+    assert lab.execute("%aml_debug attach train")["status"] == "ok", lab.output()
+    assert lab.toggle_on()["attach"]["success"]
+    assert lab.execute("print(run.wait(30))")["status"] == "ok", lab.output()
+    assert "Completed" in lab.output()

@@ -170,3 +170,16 @@ def test_experiment_run_debugs_one_script_with_its_arguments(ip, tmp_path: Path)
 def test_experiment_run_bad_input(ip, line: str, message: str) -> None:
     with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
         ip.run_line_magic("aml_debug", line)
+
+
+def test_unload_ext_removes_the_magic_and_its_config_and_load_ext_brings_them_back(ip) -> None:
+    from amldebug_jupyter.config import AmlDebugConfig
+
+    def configs() -> int:
+        return sum(isinstance(c, AmlDebugConfig) for c in ip.configurables)
+
+    assert ip.find_line_magic("aml_debug") is not None and configs() == 1
+    ip.extension_manager.unload_extension("amldebug_jupyter")
+    assert ip.find_line_magic("aml_debug") is None and configs() == 0
+    ip.extension_manager.load_extension("amldebug_jupyter")
+    assert ip.find_line_magic("aml_debug") is not None and configs() == 1

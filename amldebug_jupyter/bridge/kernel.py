@@ -58,6 +58,19 @@ class KernelBridge:
             kernel.do_debug_request = bridge.do_debug_request  # instance attribute wins
         return bridge
 
+    @classmethod
+    def uninstall(cls, kernel: Any) -> None:
+        """Detach (the remote keeps running) and give the kernel back its own debugger."""
+        bridge = getattr(kernel, "_amldebug_bridge", None)
+        if bridge is None:
+            return
+        if bridge.target is not None:
+            bridge.detach()
+        bridge.on_change.clear()
+        if kernel.__dict__.get("do_debug_request") == bridge.do_debug_request:
+            del kernel.do_debug_request  # the class's method shows again
+        del kernel._amldebug_bridge
+
     # -- control thread ------------------------------------------------------------------
     async def do_debug_request(self, msg: Message) -> Message:
         if self.target is None:

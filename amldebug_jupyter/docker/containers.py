@@ -276,6 +276,11 @@ def forget(name: str) -> None:
     _started.pop(name, None)
 
 
+def stop_started() -> None:
+    """Stop every container this kernel started (``%unload_ext``, and at exit)."""
+    _cleanup()
+
+
 def _cleanup() -> None:
     for name in list(_started):
         try:

@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set
 
 from amldebug_jupyter.errors import UserError
 
@@ -49,6 +49,14 @@ def install(ipython: Any) -> Optional["FrontendChannel"]:
     return _channel
 
 
+def uninstall() -> None:
+    """Close the channel (``%unload_ext``): the extension's panel empties, nothing keeps watching."""
+    global _channel
+    channel, _channel = _channel, None
+    if channel is not None:
+        channel.stop()
+
+
 def report_problem(kind: str, target: Optional[str], message: str, details: Optional[str] = None) -> None:
     """A problem the extension shows as a notification (a no-op without the channel)."""
     if _channel is not None:
@@ -66,6 +74,8 @@ class FrontendChannel:
         self._lock = threading.Lock()
         self._warned: Set[str] = set()
         self._lost: Dict[str, str] = {}
+        self._unsubscribe: List[Callable[[], None]] = []
+        self._stopped = threading.Event()
 
     # -- wiring --------------------------------------------------------------------------
     def start(self) -> None:
@@ -79,6 +89,31 @@ class FrontendChannel:
             self._watch_run(run)
         current_bridge().on_change.append(self._on_bridge_change)
         threading.Thread(target=self._tick, name="amldebug-frontend", daemon=True).start()
+
+    def stop(self) -> None:
+        """Undo :meth:`start`: no comm target, no open comms, no subscriptions, no ticking thread."""
+        from amldebug_jupyter.bridge.kernel import current_bridge
+        from amldebug_jupyter.core import run as session
+
+        self._stopped.set()
+        try:
+            self._comm_module.get_comm_manager().unregister_target(COMM_TARGET, self._on_open)
+        except Exception:  # already gone with the kernel
+            log.debug("unregister_target failed", exc_info=True)
+        if self._watch_run in session.run_added:
+            session.run_added.remove(self._watch_run)
+        bridge = current_bridge()
+        if self._on_bridge_change in bridge.on_change:
+            bridge.on_change.remove(self._on_bridge_change)
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        with self._lock:
+            comms, self._comms = self._comms, []
+        for comm in comms:
+            try:
+                comm.close()
+            except Exception:
+                log.debug("comm close failed", exc_info=True)
 
     def _on_open(self, comm: Any, open_msg: Dict[str, Any]) -> None:
         self._add(comm)
@@ -107,7 +142,8 @@ class FrontendChannel:
     def _watch_run(self, run: "DebugRun") -> None:
         from amldebug_jupyter.core.events import LogLine
 
-        run.subscribe(lambda event: None if isinstance(event, LogLine) else self.publish_targets())  # not per line
+        self._unsubscribe.append(run.subscribe(  # not per line
+            lambda event: None if isinstance(event, LogLine) else self.publish_targets()))
         self.publish_targets()
 
     # -- from the extension --------------------------------------------------------------
@@ -237,8 +273,7 @@ class FrontendChannel:
 
     def _tick(self) -> None:
         """Warn once per target, DEADLINE_WARNING_S before a waiting step gives up."""
-        while True:
-            time.sleep(1.0)
+        while not self._stopped.wait(1.0):
             try:
                 for target in self.targets():
                     deadline = target["deadline"]
