@@ -43,14 +43,15 @@ from typing import Callable, List, Mapping, Optional
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import amldebug_jupyter.logs.blob as logs_http  # noqa: E402
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import result  # noqa: E402
+from azurite import Azurite, azurite  # noqa: E402
 
 from amldebug_jupyter.core.endpoints import ENDPOINT_MARKER, Endpoint, EndpointDetector  # noqa: E402
 from amldebug_jupyter.core.events import EndpointFound, Event  # noqa: E402
-from amldebug_jupyter.logs.tail import LogTailer  # noqa: E402
 from amldebug_jupyter.logs.blob import blob_log_sources  # noqa: E402
-from azurite import Azurite, azurite  # noqa: E402
+from amldebug_jupyter.logs.tail import LogTailer  # noqa: E402
 
 MB = 1_000_000
 SIZE = 20 * MB
@@ -130,7 +131,7 @@ class Meter:
         self.times.append(at)
 
     def median_before(self, t: float) -> float:
-        return statistics.median([b for b, at in zip(self.polls, self.times) if at <= t] or [0])
+        return statistics.median([b for b, at in zip(self.polls, self.times, strict=True) if at <= t] or [0])
 
     def metered(self, get: Callable[..., logs_http.Response]) -> Callable[..., logs_http.Response]:
         def wrapped(url: str, headers: Mapping[str, str], timeout: float) -> logs_http.Response:

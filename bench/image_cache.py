@@ -22,8 +22,8 @@ REBUILD_TARGET_S = 2.0
 
 
 def main() -> int:
+    from amldebug_jupyter.deploy.images import SERVER_PACKAGES, build_local_image, content_hash
     from amldebug_jupyter.docker.containers import docker_client
-    from amldebug_jupyter.deploy.images import build_local_image, content_hash, SERVER_PACKAGES
 
     base = ensure_base_image()
     client = docker_client()

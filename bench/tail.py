@@ -28,7 +28,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, IO, List, Optional, Tuple
+from typing import IO, Callable, List, Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import result  # noqa: E402
@@ -79,7 +79,8 @@ class LogLines:
             return (f"{stamp} WARNING torch/utils/data/dataloader.py:560 This DataLoader will create "
                     f"{self.rng.randint(2, 16)} worker processes in total; suggested max is 4")
         if kind == 8:
-            return f"{stamp} DEBUG metrics.py:17 gpu0 mem={self.rng.uniform(1, 15):.2f}GiB util={self.rng.randint(0, 100)}% 温度={self.rng.randint(40, 85)}°C"
+            return (f"{stamp} DEBUG metrics.py:17 gpu0 mem={self.rng.uniform(1, 15):.2f}GiB "
+                    f"util={self.rng.randint(0, 100)}% 温度={self.rng.randint(40, 85)}°C")
         return f"[rank0]:[{stamp}] grad_norm={self.rng.uniform(0, 10):.4f} clip=1.0 ░▒▓ step {step}"
 
     def block(self, nbytes: int) -> bytes:

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Dict, Iterator, List
 
 import pytest
+from browser_artifacts import KEY as ARTIFACTS
 
 from amldebug_jupyter.dap import DapClient, attach
-from browser_artifacts import KEY as ARTIFACTS
 
 # The azureml extra's pipeline packages install only on Python < 3.12, so their tests exist there
 # only; everywhere else they must import (a missing extra fails, it is not skipped).
@@ -95,8 +95,9 @@ os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 @pytest.fixture(scope="session")
 def debug_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The local debug scoring image (the first build takes about 100 s on the vfs driver)."""
-    from amldebug_jupyter.deploy.images import build_local_image
     from docker_env import ensure_base_image
+
+    from amldebug_jupyter.deploy.images import build_local_image
 
     home = os.environ.get("AMLDEBUG_IMAGE_HOME") or str(tmp_path_factory.mktemp("image-home"))
     previous = os.environ.get("AMLDEBUG_HOME")

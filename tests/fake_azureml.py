@@ -172,8 +172,8 @@ class FakePackagingService(FakeAzureMLService):
     def _build(self, package: FakePackage, context: Any, source: str, entry: str, pip: List[str]) -> None:
         import shutil
 
-        from amldebug_jupyter.docker.containers import docker_client
         from amldebug_jupyter.deploy.images import _stream_build, build_local_image, user_packages
+        from amldebug_jupyter.docker.containers import docker_client
 
         package.state = "Running"
         say = lambda line: package.log.extend(line.encode() + b"\n")  # noqa: E731

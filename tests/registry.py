@@ -59,7 +59,7 @@ def local_registry(username: str = "amldebugacr", password: str = "s3cret-test")
                 break  # 401: up, and asking for credentials
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError(f"docker-registry did not start: {(root / 'registry.log').read_text()[-500:]}")
+                    raise RuntimeError(f"docker-registry did not start: {(root / 'registry.log').read_text()[-500:]}") from None
                 time.sleep(0.2)
         yield Registry(address, username, password)
     finally:

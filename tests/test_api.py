@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import snapshot_tree, write
 
 from amldebug_jupyter import Pipeline, Step, UserError, submit
-from conftest import snapshot_tree, write
 
 
 @pytest.fixture

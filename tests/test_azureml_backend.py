@@ -8,17 +8,16 @@ import time
 from pathlib import Path
 
 import pytest
-
 from azureml.core import RunConfiguration
 from azureml.core.conda_dependencies import CondaDependencies
 from azureml.pipeline.core import PipelineData, PipelineParameter
 from azureml.pipeline.steps import PythonScriptStep
+from conftest import snapshot_tree, write
+from fake_azureml import FakeAzureMLService, offline_workspace
 
 from amldebug_jupyter import UserError, submit
 from amldebug_jupyter.backends.azureml import steps as azureml_backend
 from amldebug_jupyter.errors import SpecError
-from conftest import snapshot_tree, write
-from fake_azureml import FakeAzureMLService, offline_workspace
 
 
 @pytest.fixture(autouse=True)

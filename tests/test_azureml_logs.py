@@ -8,15 +8,14 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-
 from azureml.pipeline.steps import PythonScriptStep
+from azurite import Azurite, azurite
+from conftest import write
+from fake_azureml import FakeAzureMLService, offline_workspace
 
 from amldebug_jupyter import submit
 from amldebug_jupyter.backends.azureml import steps as azureml_backend
 from amldebug_jupyter.errors import AttachTimeout, BackendError
-from azurite import Azurite, azurite
-from conftest import write
-from fake_azureml import FakeAzureMLService, offline_workspace
 
 pytestmark = pytest.mark.azurite
 

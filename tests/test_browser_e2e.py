@@ -18,16 +18,15 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
-
 from browser_artifacts import KEY, ROOT, Artifacts
 from conftest import free_port, line_of
+from playwright.sync_api import expect, sync_playwright
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.browser]
 REPO = Path(__file__).resolve().parent.parent
@@ -90,7 +89,7 @@ def serve(app: str, page_path: str, tmp_path: Path, amldebug_home: Path, log_pat
                     break
                 except OSError:
                     if time.monotonic() > deadline or server.poll() is not None:
-                        raise AssertionError(f"{app} did not start: {log_path.read_text()[-2000:]}")
+                        raise AssertionError(f"{app} did not start: {log_path.read_text()[-2000:]}") from None
                     time.sleep(0.3)
             yield Lab(f"{base}/{page_path}/{NOTEBOOK}?token={token}", root)
         finally:

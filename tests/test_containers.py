@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-
 from conftest import free_port, line_of, write
 from docker_env import ensure_base_image
 from kernel_harness import LabFrontend, lab_kernel
@@ -148,8 +147,8 @@ def test_a_rebuild_with_unchanged_inputs_reuses_the_image(debug_image: str) -> N
 def test_a_failing_build_is_one_line_and_builds_nothing(tmp_path: Path) -> None:
     import docker
 
-    from amldebug_jupyter.errors import BackendError
     from amldebug_jupyter.deploy.images import build_local_image
+    from amldebug_jupyter.errors import BackendError
 
     before = {i.id for i in docker.from_env().images.list()}
     with pytest.raises(BackendError, match=r"Could not fetch the image's Python packages: .*no-such-package-amldebug"):
@@ -165,8 +164,8 @@ def test_a_failing_build_is_one_line_and_builds_nothing(tmp_path: Path) -> None:
 
 def test_container_run_failures_in_the_notebook_leave_nothing_running(debug_image: str, tmp_path: Path, capsys) -> None:
     import docker
-    from IPython.testing.globalipapp import start_ipython
     from IPython import get_ipython
+    from IPython.testing.globalipapp import start_ipython
 
     shell = start_ipython() or get_ipython()
     shell.extension_manager.load_extension("amldebug_jupyter")

@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Callable, List
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from conftest import free_port, write
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from amldebug_jupyter import Pipeline, Step, submit
 from amldebug_jupyter.dap import DapClient, FrameDecoder, PendingRequests, attach, encode, first_statement_line
 from amldebug_jupyter.errors import DapError
-from conftest import free_port, write
 
 messages = st.lists(st.fixed_dictionaries({
     "seq": st.integers(1, 10**6), "type": st.sampled_from(["event", "response"]),

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import List
 
 import pytest
+from conftest import line_of, write
 
 from amldebug_jupyter.core.endpoints import Endpoint, EndpointDetector
 from amldebug_jupyter.instrument import ENTRY_FILE, ENTRY_NAME
-from conftest import line_of, write
 
 
 def stage(tmp_path: Path, script: str, body: str) -> Path:

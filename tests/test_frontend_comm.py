@@ -10,10 +10,10 @@ from typing import Any, Callable, Dict, Iterator
 
 import jsonschema
 import pytest
-
-from amldebug_jupyter.notebook.comm import SCHEMA_FILE
 from conftest import free_port, line_of, write
 from kernel_harness import LabFrontend, lab_kernel
+
+from amldebug_jupyter.notebook.comm import SCHEMA_FILE
 
 SCHEMA = json.loads(SCHEMA_FILE.read_text())
 KERNEL_MESSAGE = {"$ref": "#/$defs/kernel_message", "$defs": SCHEMA["$defs"]}

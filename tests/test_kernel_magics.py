@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-
 from conftest import line_of, write
 from kernel_harness import LabFrontend, lab_kernel
 

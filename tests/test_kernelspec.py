@@ -10,9 +10,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from jupyter_client.manager import start_new_kernel
-
 from conftest import line_of, write
+from jupyter_client.manager import start_new_kernel
 from kernel_harness import JUPYTERLAB_INITIALIZE, LabFrontend
 
 

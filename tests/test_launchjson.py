@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from amldebug_jupyter import UserError
 from amldebug_jupyter.bridge.launchjson import JsoncError, LaunchJsonError, strip_jsonc, write_attach_config

@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import free_port, line_of, snapshot_tree, write
 
 from amldebug_jupyter import Pipeline, Step, submit
 from amldebug_jupyter.errors import AttachTimeout, BackendError, UserError
-from conftest import free_port, line_of, snapshot_tree, write
 
 TRAIN = """
     import sys

@@ -4,9 +4,10 @@ import time
 from pathlib import Path
 from typing import List
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from amldebug_jupyter.core.endpoints import Endpoint, EndpointDetector, DetectedError
+from amldebug_jupyter.core.endpoints import DetectedError, Endpoint, EndpointDetector
 from amldebug_jupyter.core.events import EndpointFound, LogLine
 from amldebug_jupyter.logs.tail import FileLogSource, LineAssembler, LogTailer, local_log_sources
 

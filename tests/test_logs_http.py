@@ -10,12 +10,12 @@ import uuid
 from typing import Callable, Dict, Iterator, List, Tuple
 
 import pytest
+from azurite import Azurite, AzuriteUnavailable, FaultProxy, azurite
 
 import amldebug_jupyter.logs.blob as logs_http
 from amldebug_jupyter.core.events import EndpointFound, LogLine
-from amldebug_jupyter.logs.tail import LogTailer
 from amldebug_jupyter.logs.blob import HttpLogSource, blob_log_sources, http_get, matching, redact
-from azurite import Azurite, AzuriteUnavailable, FaultProxy, azurite
+from amldebug_jupyter.logs.tail import LogTailer
 
 pytestmark = pytest.mark.azurite
 
@@ -181,7 +181,7 @@ def test_discovery_picks_up_logs_as_they_appear_and_survives_listing_failures(az
     assert discover() == sources  # the listing failed: the sources known so far
     listing.append("azure")
     again = discover()
-    assert all(a is b for a, b in zip(again, sources)) and len(again) == 2  # cached, not re-created
+    assert all(a is b for a, b in zip(again, sources, strict=True)) and len(again) == 2  # cached, not re-created
     assert [s.read_new() for s in again] == [[(b"rank 0\n", True)], [(b"rank 1\n", True)]]
 
 

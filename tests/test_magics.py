@@ -6,13 +6,14 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from conftest import write
 from IPython import get_ipython
 from IPython.core.error import UsageError
 from IPython.testing.globalipapp import start_ipython
 
 from amldebug_jupyter import Pipeline, Step
 from amldebug_jupyter.core import run as session
-from conftest import write
+
 
 @pytest.fixture
 def ip(tmp_path: Path) -> Iterator:

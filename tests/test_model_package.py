@@ -4,15 +4,14 @@ at the service boundary (FakePackagingService builds for real and pushes to a re
 
 from __future__ import annotations
 
+import io
 import re
 import tarfile
-import io
 import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
-
 from conftest import free_port, write
 from docker_env import ensure_base_image
 from fake_azureml import FakePackagingService, offline_workspace
@@ -111,8 +110,8 @@ def _untag(tag) -> None:
 
 
 def test_a_failing_package_build_is_one_line_after_its_log(packaging: type, tmp_path: Path) -> None:
-    from amldebug_jupyter.errors import BackendError
     from amldebug_jupyter.deploy.model_package import build_package_image
+    from amldebug_jupyter.errors import BackendError
 
     packaging.fail_with = "pip failed: No matching distribution found for sklearn==99"
     said = []

@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Dict, List
 
 import nbformat
-from jupyter_client.blocking import BlockingKernelClient
-from nbclient import NotebookClient
-
 from conftest import line_of
+from jupyter_client.blocking import BlockingKernelClient
 from kernel_harness import LabFrontend
+from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 TRAIN = NOTEBOOKS / "local-pipeline" / "train" / "train.py"

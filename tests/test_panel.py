@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Iterator, List
 
 import pytest
+from conftest import write
 from ipywidgets.widgets.tests.utils import setup_test_comm, teardown_test_comm
 
 from amldebug_jupyter import Pipeline, Step, submit
-from amldebug_jupyter.errors import UserError
 from amldebug_jupyter.core.events import LogLine
+from amldebug_jupyter.errors import UserError
 from amldebug_jupyter.notebook.panel import DebugPanel
-from conftest import write
 
 
 @pytest.fixture(autouse=True)

@@ -1,10 +1,10 @@
 from pathlib import Path
 
 import pytest
+from conftest import write
 
 from amldebug_jupyter import Pipeline, Step
 from amldebug_jupyter.errors import SpecError
-from conftest import write
 
 
 @pytest.fixture

@@ -36,9 +36,9 @@ def _tmp_directory() -> str:
 class KernelBridge:
     """Routes one kernel's debug requests to its own debugpy or to a remote step."""
 
-    def __init__(self, kernel: Any, timeouts: BridgeTimeouts = BridgeTimeouts()) -> None:
+    def __init__(self, kernel: Any, timeouts: Optional[BridgeTimeouts] = None) -> None:
         self.kernel = kernel
-        self.timeouts = timeouts
+        self.timeouts = timeouts or BridgeTimeouts()
         self._stock = kernel.do_debug_request
         self.target: Optional[Target] = None
         self.session: Optional[RemoteSession] = None

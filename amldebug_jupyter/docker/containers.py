@@ -223,7 +223,8 @@ class StepContainer:
                 image, argv, detach=True, labels=LABEL, environment=env, network_mode="host", user=user,
                 working_dir=str(folder), volumes={str(folder): {"bind": str(folder), "mode": "rw"}})
         except docker.errors.ImageNotFound:
-            raise UserError(f"Image {image!r} is not on this machine: build it with %aml_debug experiment run --docker.") from None
+            raise UserError(f"Image {image!r} is not on this machine: "
+                            "build it with %aml_debug experiment run --docker.") from None
         except docker.errors.APIError as e:
             raise BackendError(f"Could not start the step's container from {image}: {_first_line(e)}") from None
         log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -257,7 +257,7 @@ class HttpLogSource:
 def _glob_match(name: str, pattern: str) -> bool:
     """Path glob: ``*`` and ``?`` never cross ``/`` (as ``Path.glob`` for local logs)."""
     parts, pats = name.split("/"), pattern.split("/")
-    return len(parts) == len(pats) and all(fnmatch.fnmatchcase(p, q) for p, q in zip(parts, pats))
+    return len(parts) == len(pats) and all(fnmatch.fnmatchcase(p, q) for p, q in zip(parts, pats, strict=True))
 
 
 def matching(names: Iterable[str], patterns: Sequence[str] = LOG_PATTERNS) -> List[str]:

@@ -138,4 +138,4 @@ def pip_names(packages: List[str]) -> List[str]:
     """Package names from pip requirement strings ('debugpy==1.8.0' -> 'debugpy')."""
     import re
 
-    return [re.split(r"[<>=!~\[; ]", p.strip(), 1)[0].lower() for p in packages if p.strip()]
+    return [re.split(r"[<>=!~\[; ]", p.strip(), maxsplit=1)[0].lower() for p in packages if p.strip()]
