@@ -14,6 +14,7 @@ from typing import Callable, Dict, List, Tuple
 
 from amldebug_jupyter.api import submit
 from amldebug_jupyter.core.pipeline import Pipeline, Step
+from amldebug_jupyter.core.status import StepStatus
 from amldebug_jupyter.dap import DapClient, attach
 
 PREP = '''\
@@ -132,4 +133,4 @@ def run_demo(out: Callable[[str], None] = print, timeout: float = 60.0, keep: bo
             + f"; total {time.perf_counter() - t0:.2f} s")
         if keep:
             out(f"Run folder kept at {run.run_dir}")
-        return 0 if status == "Completed" else 1
+        return 0 if status == StepStatus.COMPLETED else 1

@@ -10,6 +10,8 @@ import html
 import time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
+from amldebug_jupyter.core.status import StepStatus
+
 if TYPE_CHECKING:  # pragma: no cover
     from amldebug_jupyter.core.run import DebugRun
 
@@ -26,7 +28,7 @@ def step_rows(run: "DebugRun", now: Optional[float] = None) -> List[Dict[str, st
     rows = []
     for s in run.steps.values():
         ep = s.endpoint
-        waiting = ep is not None and s.status == "Running"
+        waiting = ep is not None and s.status == StepStatus.RUNNING
         rows.append({
             "name": s.name,
             "step": s.name + (" (debug)" if s.debug else ""),

@@ -24,6 +24,7 @@ from amldebug_jupyter.core.events import (
 )
 from amldebug_jupyter.core.pipeline import Pipeline
 from amldebug_jupyter.core.report import RunStatus
+from amldebug_jupyter.core.status import TERMINAL, StepStatus
 from amldebug_jupyter.errors import AttachTimeout, BackendError, UserError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,8 +32,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-NOT_STARTED, RUNNING, COMPLETED, FAILED, CANCELED = "NotStarted", "Running", "Completed", "Failed", "Canceled"
-TERMINAL = frozenset({COMPLETED, FAILED, CANCELED})
+NOT_STARTED, RUNNING, COMPLETED, FAILED, CANCELED = (StepStatus.NOT_STARTED, StepStatus.RUNNING, StepStatus.COMPLETED,
+                                                     StepStatus.FAILED, StepStatus.CANCELED)
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class StepState:
     remote_root: Path
     """The step's snapshot, where the code actually runs."""
     log_dir: Path
-    status: str = NOT_STARTED
+    status: StepStatus = NOT_STARTED
     endpoint: Optional[Endpoint] = None
     error: Optional[str] = None
     exit_code: Optional[int] = None
@@ -134,7 +135,7 @@ class DebugRun:
 
     # -- state -------------------------------------------------------------------------
     @property
-    def status(self) -> str:
+    def status(self) -> StepStatus:
         return self._status
 
     @property
@@ -183,6 +184,7 @@ class DebugRun:
         self._publish(event)
 
     def set_step_status(self, step: str, status: str, exit_code: Optional[int] = None) -> None:
+        status = StepStatus(status)  # one of the five, whatever a backend passed
         with self._cv:
             s = self.steps[step]
             s.status = status
@@ -195,6 +197,7 @@ class DebugRun:
         self._publish(StatusChanged(step, status))
 
     def set_status(self, status: str) -> None:
+        status = StepStatus(status)
         with self._cv:
             self._status = status
             self._cv.notify_all()

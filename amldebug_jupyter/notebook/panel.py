@@ -20,6 +20,7 @@ from amldebug_jupyter.bridge import attach_step, detach
 from amldebug_jupyter.core.events import Event, LogLine
 from amldebug_jupyter.core.report import step_rows
 from amldebug_jupyter.core.run import DebugRun
+from amldebug_jupyter.core.status import StepStatus
 from amldebug_jupyter.errors import UserError
 
 
@@ -135,7 +136,7 @@ class DebugPanel:
             view.status.value = row["status"]
             view.endpoint.value = row["endpoint"]
             view.countdown.value = row["attach"]
-            view.buttons["Attach"].disabled = not (state.endpoint is not None and state.status == "Running")
+            view.buttons["Attach"].disabled = not (state.endpoint is not None and state.status == StepStatus.RUNNING)
             view.buttons["Cancel"].disabled = run.done
         with self._lock:
             text = "\n".join(self.log_lines)
@@ -145,7 +146,7 @@ class DebugPanel:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            counting = any(s.endpoint is not None and s.status == "Running" for s in self.run.steps.values())
+            counting = any(s.endpoint is not None and s.status == StepStatus.RUNNING for s in self.run.steps.values())
             if self._dirty.wait(1.0) or counting:
                 self._dirty.clear()
                 try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from amldebug_jupyter.core.status import StepStatus
 from amldebug_jupyter.errors import BackendError, UserError
 
 INSTALL_HINT = "The azureml backend needs the Azure ML SDK v1: pip install 'amldebug-jupyter[azureml]'."
@@ -120,18 +121,18 @@ def sdk_message(error: BaseException) -> str:
     return text.splitlines()[0][:300]
 
 
-def status_of(azure_status: str) -> str:
+def status_of(azure_status: str) -> StepStatus:
     """Azure ML's run and step states in the session's five."""
     s = azure_status.lower()
     if s in ("running", "finalizing"):
-        return "Running"
+        return StepStatus.RUNNING
     if s in ("finished", "completed"):
-        return "Completed"
+        return StepStatus.COMPLETED
     if s in ("failed", "notresponding"):
-        return "Failed"
+        return StepStatus.FAILED
     if s in ("canceled", "cancelled", "cancelrequested"):
-        return "Canceled"
-    return "NotStarted"  # NotStarted, Queued, Preparing, Starting, Provisioning, Unknown
+        return StepStatus.CANCELED
+    return StepStatus.NOT_STARTED  # NotStarted, Queued, Preparing, Starting, Provisioning, Unknown
 
 
 def pip_names(packages: List[str]) -> List[str]:

@@ -38,6 +38,7 @@ from amldebug_jupyter.core.run import (
     DebugRun,
     StepState,
 )
+from amldebug_jupyter.core.status import StepStatus
 from amldebug_jupyter.errors import BackendError, SpecError
 from amldebug_jupyter.instrument import ENTRY_FILE, ENTRY_NAME
 from amldebug_jupyter.logs.blob import blob_log_sources, http_get, matching
@@ -154,7 +155,7 @@ class AzureMLBackend:
             run.notes.append(SEED_NOTE)
         self._runs[run_id] = azure_run
         self._children[run_id] = {}
-        run.set_status("Running")
+        run.set_status(StepStatus.RUNNING)
         threading.Thread(target=self._watch, args=(run, azure_run), name=f"amldebug-azureml-{run_id}",
                          daemon=True).start()
         return run

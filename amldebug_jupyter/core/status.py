@@ -1,0 +1,25 @@
+"""The statuses a run and its steps go through (Azure ML's names, which users know from studio)."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class StepStatus(str, Enum):
+    """A step's or a run's status. Compares equal to, prints and serialises as its plain name."""
+
+    NOT_STARTED = "NotStarted"
+    RUNNING = "Running"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    CANCELED = "Canceled"
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL = frozenset({StepStatus.COMPLETED, StepStatus.FAILED, StepStatus.CANCELED})
