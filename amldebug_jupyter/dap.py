@@ -18,7 +18,7 @@ import threading
 import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from amldebug_jupyter.errors import DapError
 
@@ -67,16 +67,16 @@ class PendingRequests:
 
     def __init__(self) -> None:
         self._seq = itertools.count(1)
-        self._pending: Dict[int, Future] = {}
+        self._pending: Dict[int, "Future[Message]"] = {}
         self._lock = threading.Lock()
         self.broken: Optional[str] = None
 
-    def new(self) -> tuple:
+    def new(self) -> Tuple[int, "Future[Message]"]:
         with self._lock:
             if self.broken:
                 raise DapError(self.broken)
             seq = next(self._seq)
-            fut: Future = Future()
+            fut: "Future[Message]" = Future()
             self._pending[seq] = fut
             return seq, fut
 
@@ -141,7 +141,7 @@ class DapClient:
         self._send_lock = threading.Lock()
         self._pending = PendingRequests()
         self._events: List[Message] = []
-        self._claimed: set = set()
+        self._claimed: Set[int] = set()
         self._events_cv = threading.Condition()
         self._listeners: List[Callable[[Message], None]] = []
         self._close_listeners: List[Callable[[str], None]] = []
@@ -223,7 +223,7 @@ class DapClient:
             return self._events[i]
 
     # -- outbound --------------------------------------------------------------------------
-    def send(self, command: str, arguments: Optional[Mapping[str, Any]] = None) -> Future:
+    def send(self, command: str, arguments: Optional[Mapping[str, Any]] = None) -> "Future[Message]":
         seq, fut = self._pending.new()
         msg: Message = {"seq": seq, "type": "request", "command": command}
         if arguments is not None:
@@ -234,11 +234,11 @@ class DapClient:
         except OSError as e:
             self._pending.discard(seq)
             raise DapError(f"Lost the connection to the debugger at {self.address}: {e}.") from None
-        fut.command = command  # type: ignore[attr-defined]
+        fut.command = command  # type: ignore[attr-defined]  # for messages about a late or failed reply
         fut.seq = seq  # type: ignore[attr-defined]
         return fut
 
-    def result(self, fut: Future, timeout: Optional[float] = None) -> Dict[str, Any]:
+    def result(self, fut: "Future[Message]", timeout: Optional[float] = None) -> Dict[str, Any]:
         """Wait for a response; return its body or raise :class:`DapError` with its message."""
         timeout = self.request_timeout if timeout is None else timeout
         command = getattr(fut, "command", "request")
@@ -280,8 +280,8 @@ def first_statement_line(path: str) -> Optional[int]:
     except (OSError, SyntaxError, ValueError):
         return None
     body = list(tree.body)
-    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
-            and isinstance(body[0].value.value, str):
+    first = body[0] if body else None
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
         body = body[1:]
     return body[0].lineno if body else None
 

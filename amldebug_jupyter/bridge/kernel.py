@@ -13,7 +13,7 @@ import inspect
 import threading
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, cast
 
 from amldebug_jupyter.bridge.remote import BridgeTimeouts, RemoteSession, Target
 from amldebug_jupyter.errors import UserError
@@ -30,7 +30,7 @@ _JUPYTERLAB_INITIALIZE = {
 def _tmp_directory() -> str:
     from ipykernel.compiler import get_tmp_directory
 
-    return get_tmp_directory()
+    return str(get_tmp_directory())  # type: ignore[no-untyped-call]
 
 
 class KernelBridge:
@@ -74,7 +74,7 @@ class KernelBridge:
     # -- control thread ------------------------------------------------------------------
     async def do_debug_request(self, msg: Message) -> Message:
         if self.target is None:
-            return await self._stock(msg)
+            return cast(Message, await self._stock(msg))
         if self.session is None:
             self.session = RemoteSession(self.target, publish=self.kernel._publish_debug_event,
                                          local=self._kernel_debugger, is_cell_path=self._is_cell_path,
@@ -87,7 +87,7 @@ class KernelBridge:
 
     async def _kernel_debugger(self, msg: Message) -> Message:
         """``debugInfo``/``dumpCell`` answered by the kernel's own debugger, started or not."""
-        return await getattr(self.kernel.debugger, msg["command"])(msg)
+        return cast(Message, await getattr(self.kernel.debugger, msg["command"])(msg))
 
     @staticmethod
     def _is_cell_path(path: str) -> bool:

@@ -280,7 +280,10 @@ def _edit(text: str, config: Dict[str, Any], shown: str) -> Tuple[str, str]:
         root = _Parser(text).parse()
     except JsoncError as e:
         raise _invalid(shown, e.line, e.detail) from None
-    line = lambda node: text.count("\n", 0, node.start) + 1  # noqa: E731
+
+    def line(node: Any) -> int:
+        return text.count("\n", 0, node.start) + 1
+
     if root.kind != "object":
         raise _invalid(shown, line(root), "the top level must be an object { ... }")
     crlf = text.count("\r\n")
@@ -299,9 +302,8 @@ def _edit(text: str, config: Dict[str, Any], shown: str) -> Tuple[str, str]:
     if configs.kind != "array":
         raise _invalid(shown, line(configs), '"configurations" must be an array [ ... ]')
 
-    item_indent = _own_line_indent(text, configs.items[0].start) if configs.items else None
-    if item_indent is None:
-        item_indent = _line_indent(text, configs.start) + unit
+    own = _own_line_indent(text, configs.items[0].start) if configs.items else None
+    item_indent = own if own is not None else _line_indent(text, configs.start) + unit
     rendered = _render(config, item_indent, unit, eol)
     for item in configs.items:
         if item.kind == "object":

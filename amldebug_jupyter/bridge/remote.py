@@ -20,7 +20,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Set, Tuple, cast
 
 from amldebug_jupyter.dap import DapClient, Message
 from amldebug_jupyter.errors import DapError
@@ -104,15 +104,16 @@ class RemoteSession:
         self.client: Optional[DapClient] = None
         self.started = False
         self.broken: Optional[str] = None
-        self.stopped_threads: set = set()
+        self.stopped_threads: Set[int] = set()
         self.file_breakpoints: Dict[str, List[Dict[str, Any]]] = remembered if remembered is not None else {}
         """Breakpoints in files (not cells) by local path, kept across sessions by the bridge."""
         self.cell_breakpoints: Dict[str, List[Dict[str, Any]]] = {}
         self._pinned: Dict[str, List[int]] = {}
         self._source_refs: Dict[str, int] = {}
-        self._attach_reply: Optional[asyncio.Future] = None
-        self._initialized: Optional[asyncio.Future] = None
-        self._configured: Optional[asyncio.Future] = None
+        self._attach_reply: Optional["asyncio.Future[Message]"] = None
+        self._initialized: Optional["asyncio.Future[Message]"] = None
+        self._configured: Optional["asyncio.Future[bool]"] = None
+        self._capabilities: Dict[str, Any] = {}
         self._releasing = False
         self._grace: Optional[asyncio.TimerHandle] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
@@ -123,7 +124,7 @@ class RemoteSession:
         handler = getattr(self, "on_" + command, None)
         try:
             if handler is not None:
-                return await handler(msg)
+                return cast(Message, await handler(msg))
             return await self._forward(msg)
         except DapError as e:
             return reply(msg, False, message=str(e))
@@ -389,7 +390,7 @@ class RemoteSession:
             if body.get("allThreadsContinued", True):
                 self.stopped_threads.clear()
             else:
-                self.stopped_threads.discard(body.get("threadId"))
+                self.stopped_threads.discard(int(body.get("threadId") or 0))
         elif name == "terminated":
             self._leave_paused_state()
             self.broken = f"{self.target.name} has ended; its debug session is over."

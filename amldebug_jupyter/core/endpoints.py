@@ -11,7 +11,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Dict, Optional, Sequence, Union
 
 ENDPOINT_MARKER = "AMLDEBUG_ENDPOINT"
 ERROR_MARKER = "AMLDEBUG_ERROR"
@@ -38,7 +38,7 @@ class Endpoint:
     stop_on_entry: bool = False
     reason: str = "start"
     origin: str = "amldebug"  # or "seed" for hand-instrumented scripts
-    extra: dict = field(default_factory=dict, compare=False, repr=False)
+    extra: Dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def address(self) -> str:

@@ -108,7 +108,7 @@ class Pipeline:
     @classmethod
     def from_yaml(cls, path: str | os.PathLike[str]) -> "Pipeline":
         """Load a pipeline; relative ``source_directory`` values are relative to the YAML file."""
-        import yaml
+        import yaml  # type: ignore[import-untyped]
 
         p = Path(path).expanduser()
         try:

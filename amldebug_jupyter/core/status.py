@@ -14,8 +14,11 @@ class StepStatus(str, Enum):
     FAILED = "Failed"
     CANCELED = "Canceled"
 
-    __str__ = str.__str__
-    __format__ = str.__format__
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
 
     @property
     def terminal(self) -> bool:

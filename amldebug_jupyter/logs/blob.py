@@ -39,7 +39,8 @@ import urllib.parse
 import urllib.request
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from amldebug_jupyter.logs.tail import LOG_PATTERNS, Chunk
+from amldebug_jupyter.core.backend import Chunk
+from amldebug_jupyter.logs.tail import LOG_PATTERNS
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def http_get(url: str, headers: Mapping[str, str], timeout: float) -> Response:
             body = exc.read() if exc.fp is not None else b""
         finally:
             exc.close()
-        return exc.code, _lower(exc.headers), body
+        return exc.code, _lower(dict(exc.headers.items())), body
     except urllib.error.URLError as exc:  # no answer: refused, unreachable, TLS, timeout
         kind = TimeoutError if isinstance(exc.reason, TimeoutError) else ConnectionError
         raise kind(f"GET {redact(url)}: {scrub(str(exc.reason))}") from None

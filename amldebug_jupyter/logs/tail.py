@@ -13,7 +13,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, List, Optional, Sequence
+from typing import Any, BinaryIO, Callable, Dict, Iterable, List, Optional, Sequence
 
 from amldebug_jupyter.core.backend import Chunk, LogSource
 from amldebug_jupyter.core.endpoints import (
@@ -95,7 +95,7 @@ class FileLogSource:
         self.max_read = max_read
         self.offset = 0
         self.bytes_read = 0
-        self._fh: Optional[object] = None
+        self._fh: Optional[BinaryIO] = None
         self._ino: Optional[int] = None
 
     def _open(self) -> bool:
@@ -109,8 +109,8 @@ class FileLogSource:
     def _read(self, budget: int) -> bytes:
         fh = self._fh
         assert fh is not None
-        fh.seek(self.offset)  # type: ignore[attr-defined]
-        data = fh.read(budget)  # type: ignore[attr-defined]
+        fh.seek(self.offset)
+        data = fh.read(budget)
         self.offset += len(data)
         self.bytes_read += len(data)
         return data
@@ -123,7 +123,7 @@ class FileLogSource:
             new_stream = True
         else:
             new_stream = False
-            if os.fstat(self._fh.fileno()).st_size < self.offset:  # type: ignore[attr-defined]
+            if os.fstat(self._fh.fileno()).st_size < self.offset:
                 self.offset, new_stream = 0, True  # truncated in place
         data = self._read(self.max_read)
         if data or new_stream:
@@ -142,7 +142,7 @@ class FileLogSource:
 
     def close(self) -> None:
         if self._fh is not None:
-            self._fh.close()  # type: ignore[attr-defined]
+            self._fh.close()
             self._fh = None
 
 
@@ -171,7 +171,7 @@ class _Watch:
     step: str
     discover: Callable[[], Iterable[LogSource]]
     seed_port: int
-    streams: dict = field(default_factory=dict)
+    streams: Dict[str, Any] = field(default_factory=dict)
 
 
 class LogTailer:
