@@ -1,6 +1,4 @@
-"""``%aml_debug``'s grammar: every subcommand, its options and their checks, in one place.
-
-This text is also the magic's help (``%aml_debug?``).
+"""``%aml_debug``: debug Azure ML pipelines, single scripts and scoring containers from the notebook.
 
 Usage::
 
@@ -50,6 +48,8 @@ Examples::
     %aml_debug detach
 """
 
+# This module is the magic's grammar (every subcommand, its options and their checks, in one place),
+# and its docstring is the magic's help (``%aml_debug?``).
 from __future__ import annotations
 
 import argparse
