@@ -20,9 +20,5 @@ class StepStatus(str, Enum):
     def __format__(self, spec: str) -> str:
         return format(str(self.value), spec)
 
-    @property
-    def terminal(self) -> bool:
-        return self in TERMINAL
-
 
 TERMINAL = frozenset({StepStatus.COMPLETED, StepStatus.FAILED, StepStatus.CANCELED})

@@ -260,7 +260,7 @@ def remember(name: str, **info: Any) -> None:
     if not _started:
         import atexit
 
-        atexit.register(_cleanup)
+        atexit.register(stop_started)
     _started[name] = info
 
 
@@ -279,12 +279,9 @@ def forget(name: str) -> None:
 
 def stop_started() -> None:
     """Stop every container this kernel started (``%unload_ext``, and at exit)."""
-    _cleanup()
-
-
-def _cleanup() -> None:
     for name in list(_started):
         try:
             stop_ours(name)
         except Exception:
             pass
+        forget(name)
