@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Union
 
 from amldebug_jupyter.backends import get_backend
-from amldebug_jupyter.core.pipeline import Pipeline, from_azureml, is_azureml_object
-from amldebug_jupyter.core.run import DebugOptions, DebugRun, set_current_run
+from amldebug_jupyter.backends.azureml.spec import from_azureml, is_azureml_object
+from amldebug_jupyter.core import context
+from amldebug_jupyter.core.pipeline import Pipeline
+from amldebug_jupyter.core.run import DebugOptions, DebugRun
 from amldebug_jupyter.errors import UserError
 
 PipelineLike = Union[Pipeline, str, "os.PathLike[str]"]
@@ -36,7 +38,7 @@ def _check_options(timeout: float, port: int) -> None:
 
 
 def submit(pipeline: PipelineLike, backend: str = "local",
-           debug: Union[None, bool, str, Iterable[str]] = None, timeout: float = 300,
+           debug: Union[None, bool, str, Iterable[str]] = None, timeout: Optional[float] = None,
            port: int = 0, stop_on_entry: bool = True, post_mortem: bool = False,
            experiment: Optional[str] = None, workspace: Any = None, seed_args: bool = False,
            docker_image: Optional[str] = None) -> DebugRun:
@@ -48,7 +50,8 @@ def submit(pipeline: PipelineLike, backend: str = "local",
     backend : "local" runs steps as processes on this machine (no Azure needed).
     debug : step names (list or comma-separated string) to debug, True for all steps,
         or None to use each step's own ``debug`` flag.
-    timeout : seconds a debug step waits for a debugger before it runs without one.
+    timeout : seconds a debug step waits for a debugger before it runs without one (default: the
+        config's ``attach_timeout``).
     port : port the step's debugpy listens on; 0 picks a free one.
     stop_on_entry : ask the attaching debugger to stop at the script's first statement.
     post_mortem : on an unhandled exception, wait (``timeout`` s) for a debugger at the
@@ -64,11 +67,13 @@ def submit(pipeline: PipelineLike, backend: str = "local",
     -------
     DebugRun: statuses, endpoints (``wait_for_endpoint``), logs, ``cancel`` and ``wait``.
     """
+    if timeout is None:
+        timeout = context.current().config.attach_timeout
     _check_options(timeout, port)
     spec = as_pipeline(pipeline).with_debug(debug)
     spec.validate()
     options = DebugOptions(timeout=float(timeout), port=port, stop_on_entry=bool(stop_on_entry),
                            post_mortem=bool(post_mortem), experiment=experiment or "")
     run = get_backend(backend, workspace=workspace, seed_args=seed_args, docker_image=docker_image).submit(spec, options)
-    set_current_run(run)
+    context.current().runs.add(run)
     return run

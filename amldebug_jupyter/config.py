@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode
 from traitlets.config import Configurable
@@ -17,6 +17,8 @@ class AmlDebugConfig(Configurable):
     show_panel = Bool(True, config=True, help="Show the run panel after %aml_debug pipeline submit.")
     log_lines = Int(50, config=True, help="Lines %aml_debug logs shows when --lines is not given.")
     panel_log_lines = Int(200, config=True, help="Log lines the panel keeps for the selected step.")
+    endpoint_wait = Float(60.0, config=True, help=(
+        "Seconds %aml_debug attach STEP waits for the step to announce its debug endpoint (--wait)."))
     connect_timeout = Float(10.0, config=True, help="Seconds to reach a remote debugger and get its answer to 'initialize'.")
     request_timeout = Float(10.0, config=True, help="Seconds any other debugger request may take before it fails.")
     configuration_grace = Float(3.0, config=True, help=(
@@ -24,28 +26,17 @@ class AmlDebugConfig(Configurable):
         "(JupyterLab's sequence releases it sooner, at its setExceptionBreakpoints)."))
 
 
-_instance: Optional[AmlDebugConfig] = None
+def default(name: str) -> Any:
+    """A setting's default, for signatures that must not restate it (``timeout=None`` means this)."""
+    return AmlDebugConfig.class_traits()[name].default_value
 
 
-def install(shell: Any) -> AmlDebugConfig:
-    """Create the shell's config object and make it visible to ``%config``."""
-    global _instance
-    _instance = AmlDebugConfig(parent=shell)
-    if _instance not in shell.configurables:
-        shell.configurables.append(_instance)
-    return _instance
+def register(shell: Any, config: AmlDebugConfig) -> None:
+    """Make ``config`` the one ``%config AmlDebugConfig`` edits in ``shell``."""
+    if config not in shell.configurables:
+        shell.configurables.append(config)
 
 
-def uninstall(shell: Any) -> None:
-    """Forget the shell's config object (``%unload_ext``); the next install starts from defaults."""
-    global _instance
-    if _instance is not None and _instance in shell.configurables:
-        shell.configurables.remove(_instance)
-    _instance = None
-
-
-def current() -> AmlDebugConfig:
-    global _instance
-    if _instance is None:
-        _instance = AmlDebugConfig()
-    return _instance
+def unregister(shell: Any, config: AmlDebugConfig) -> None:
+    if config in shell.configurables:
+        shell.configurables.remove(config)

@@ -20,12 +20,10 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
+from amldebug_jupyter import config
 from amldebug_jupyter.errors import DapError
 
 log = logging.getLogger(__name__)
-
-DEFAULT_CONNECT_TIMEOUT = 10.0
-DEFAULT_REQUEST_TIMEOUT = 30.0
 
 Message = Dict[str, Any]
 
@@ -129,13 +127,14 @@ def _connect(host: str, port: int, timeout: float) -> socket.socket:
 class DapClient:
     """A DAP client over TCP. Events are kept in order and can be awaited by name."""
 
-    def __init__(self, host: str, port: int, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-                 request_timeout: float = DEFAULT_REQUEST_TIMEOUT, keep_events: bool = True) -> None:
-        """``keep_events=False``: events only go to :meth:`on_event` listeners (long sessions)."""
+    def __init__(self, host: str, port: int, connect_timeout: Optional[float] = None,
+                 request_timeout: Optional[float] = None, keep_events: bool = True) -> None:
+        """Timeouts default to the config's; ``keep_events=False``: events only go to
+        :meth:`on_event` listeners (long sessions)."""
         self.address = f"{host}:{port}"
         self.keep_events = keep_events
-        self.request_timeout = request_timeout
-        self._sock = _connect(host, port, connect_timeout)
+        self.request_timeout: float = config.default("request_timeout") if request_timeout is None else request_timeout
+        self._sock = _connect(host, port, config.default("connect_timeout") if connect_timeout is None else connect_timeout)
         self._sock.settimeout(None)
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._send_lock = threading.Lock()

@@ -84,7 +84,7 @@ def test_debug_step_is_rewritten_and_the_others_are_not(project: Path, amldebug_
     assert staged.is_relative_to(amldebug_home)
     assert sorted(p.name for p in staged.iterdir()) == ["_amldebug_entry.py", "helper.py", "train.py"]
     assert snapshot_tree(project) == before                   # the user's folders untouched
-    assert run.portal_url.startswith("https://ml.azure.com/runs/")
+    assert run.links["Azure ML studio"].startswith("https://ml.azure.com/runs/")
     run.cancel()
     assert run.wait(30) == "Canceled"
 

@@ -184,3 +184,17 @@ def test_a_debugger_that_leaves_right_after_configuring_releases_the_step(snap: 
     finally:
         proc.kill()
     assert proc.returncode == 0 and "Debugger attached = True" in rest and "value 42" in rest
+
+
+def test_the_entry_announces_with_the_markers_the_detector_reads() -> None:
+    """entry.py runs standalone on the node, so it restates the markers: they must not drift."""
+    import ast
+
+    from amldebug_jupyter import instrument
+    from amldebug_jupyter.core import endpoints
+
+    tree = ast.parse(instrument.ENTRY_FILE.read_text())
+    copies = {t.id: node.value.value for node in tree.body if isinstance(node, ast.Assign)
+              for t in node.targets if isinstance(t, ast.Name) and isinstance(node.value, ast.Constant)}
+    assert copies["ENDPOINT_MARKER"] == instrument.ENDPOINT_MARKER == endpoints.ENDPOINT_MARKER
+    assert copies["ERROR_MARKER"] == instrument.ERROR_MARKER == endpoints.ERROR_MARKER

@@ -12,15 +12,16 @@ from IPython.core.error import UsageError
 from IPython.testing.globalipapp import start_ipython
 
 from amldebug_jupyter import Pipeline, Step
-from amldebug_jupyter.core import run as session
+from amldebug_jupyter.core import context
+from amldebug_jupyter.core.context import Context
 
 
 @pytest.fixture
 def ip(tmp_path: Path) -> Iterator:
     shell = start_ipython() or get_ipython()
+    shell.extension_manager.unload_extension("amldebug_jupyter")
+    context.activate(Context())  # a fresh session: no runs, default config
     shell.extension_manager.load_extension("amldebug_jupyter")
-    session._current = None
-    session._runs.clear()
     src = write(tmp_path / "proj" / "train" / "train.py", "print('train says hi')\nfor i in range(3):\n    print('line', i)\n").parent
     write(tmp_path / "proj" / "prep" / "prep.py", "print('prep ran')\n")
     shell.user_ns["pipeline"] = Pipeline("p", [Step("prep", "prep.py", src.parent / "prep"),
@@ -28,8 +29,7 @@ def ip(tmp_path: Path) -> Iterator:
     shell.user_ns["number"] = 42
     shell.run_line_magic("config", "AmlDebugConfig.show_panel = False")
     yield shell
-    shell.run_line_magic("config", "AmlDebugConfig.show_panel = True")
-    session._current = None
+    shell.extension_manager.unload_extension("amldebug_jupyter")
 
 BAD_INPUT = [
     ("", "missing subcommand"),

@@ -217,8 +217,6 @@ class LocalBackend:
 
 
 def _check_runs_here(step: Step) -> None:
-    """Azure-only arguments (PipelineData, PipelineParameter) have no value on this machine."""
-    for arg in getattr(step.origin, "_arguments", None) or []:
-        if not isinstance(arg, (str, int, float, bool)):
-            raise SpecError(f"Step '{step.name}': argument {arg} ({type(arg).__name__}) only exists on Azure ML; "
-                            "run it with --backend azureml, or pass plain values to run it locally.")
+    """Arguments that only have a value on the step's own service cannot run on this machine."""
+    if step.remote_only:
+        raise SpecError(f"Step '{step.name}': {step.remote_only[0]}, or pass plain values to run it locally.")

@@ -66,10 +66,10 @@ def target_for_address(host: str, port: int, local_root: Optional[str] = None,
 
 
 def attach(target: Target) -> Target:
-    from amldebug_jupyter import config
     from amldebug_jupyter.bridge.kernel import current_bridge
+    from amldebug_jupyter.core import context
 
-    cfg = config.current()
+    cfg = context.current().config
     bridge = current_bridge()
     bridge.timeouts = BridgeTimeouts(connect=cfg.connect_timeout, request=cfg.request_timeout,
                                      configuration_grace=cfg.configuration_grace)

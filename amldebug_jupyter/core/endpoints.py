@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Sequence, Union
 
-ENDPOINT_MARKER = "AMLDEBUG_ENDPOINT"
-ERROR_MARKER = "AMLDEBUG_ERROR"
+from amldebug_jupyter.instrument import ENDPOINT_MARKER, ERROR_MARKER
+
 SEED_DEFAULT_PORT = 5678
 
 _ENDPOINT_RE = re.compile(ENDPOINT_MARKER + r"\s+(\{.*\})")

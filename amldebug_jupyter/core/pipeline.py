@@ -26,11 +26,15 @@ class Step:
     arguments: Sequence[Any] = ()
     debug: bool = False
     origin: Any = field(default=None, compare=False, repr=False)
-    """The azureml ``PythonScriptStep`` this step was read from (the Azure backend rewrites it)."""
+    """The service's own step object this step was read from (its backend rewrites it)."""
+    remote_only: Sequence[str] = field(default=(), compare=False)
+    """Why some arguments have no value off the service the step was written for (one line each):
+    a backend that runs the step elsewhere refuses it with these reasons."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "source_directory", os.fspath(self.source_directory))
         object.__setattr__(self, "arguments", tuple(str(a) for a in self.arguments))
+        object.__setattr__(self, "remote_only", tuple(self.remote_only))
 
     @property
     def source_path(self) -> Path:
@@ -148,33 +152,3 @@ class Pipeline:
                 )
             )
         return cls(name=str(data.get("name") or "pipeline"), steps=steps)
-
-
-def from_azureml(obj: Any, name: str = "pipeline") -> Pipeline:
-    """Read an azureml v1 ``Pipeline`` or a list of ``PythonScriptStep`` into the light spec.
-
-    Each step keeps its ``PythonScriptStep`` as ``origin``; arguments that are not plain values
-    (``PipelineData``, ``PipelineParameter``) are shown by their string form here and passed
-    through untouched by the Azure backend.
-    """
-    steps_obj = obj
-    if not isinstance(obj, (list, tuple)):
-        builder = getattr(obj, "_graph_builder", None)
-        step2node = getattr(builder, "_step2node", None)
-        if step2node is None:
-            raise SpecError(f"Cannot read the steps of {type(obj).__name__}: pass the list of PythonScriptStep instead.")
-        steps_obj = list(step2node)
-        name = getattr(obj, "_name", None) or name
-    steps = []
-    for s in steps_obj:
-        if not hasattr(s, "_script_name"):
-            raise SpecError(f"{type(s).__name__} is not a PythonScriptStep: only script steps can be debugged.")
-        steps.append(Step(name=s.name, script=s._script_name, source_directory=s._source_directory or ".",
-                          arguments=list(s._arguments or ()), origin=s))
-    return Pipeline(name, steps)
-
-
-def is_azureml_object(obj: Any) -> bool:
-    """A v1 Pipeline, or a non-empty list of azureml steps (checked without importing azureml)."""
-    items = obj if isinstance(obj, (list, tuple)) and obj else [obj]
-    return all(type(i).__module__.startswith("azureml.") for i in items)

@@ -50,14 +50,14 @@ class RunStatus:
         self.elapsed = run.elapsed
         self.rows = step_rows(run)
         self.location = str(run.run_dir) if run.run_dir else ""
-        self.portal_url = run.portal_url
+        self.links = dict(run.links)
 
     def headline(self) -> str:
         return f"Run {self.run_id} ({self.backend}): {self.status}, {self.elapsed:.0f} s"
 
     def __repr__(self) -> str:
         widths = {c: max(len(c), *(len(r[c]) for r in self.rows)) for c in self.COLUMNS}
-        lines = [self.headline() + (f"\n{self.portal_url}" if self.portal_url else ""),
+        lines = [self.headline() + "".join(f"\n{label}: {url}" for label, url in self.links.items()),
                  "  ".join(c.ljust(widths[c]) for c in self.COLUMNS).rstrip()]
         lines += ["  ".join(r[c].ljust(widths[c]) for c in self.COLUMNS).rstrip() for r in self.rows]
         return "\n".join(lines)
@@ -66,8 +66,8 @@ class RunStatus:
         head = "".join(f"<th style='text-align:left'>{c}</th>" for c in self.COLUMNS)
         body = "".join("<tr>" + "".join(f"<td style='text-align:left'>{html.escape(r[c])}</td>" for c in self.COLUMNS)
                        + "</tr>" for r in self.rows)
-        link = (f" <a href='{html.escape(self.portal_url)}' target='_blank'>open in Azure ML studio</a>"
-                if self.portal_url else "")
+        link = "".join(f" <a href='{html.escape(url)}' target='_blank'>open in {html.escape(label)}</a>"
+                       for label, url in self.links.items())
         return (f"<div class='amldebug-status'><b>{html.escape(self.headline())}</b>{link}"
                 f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
 

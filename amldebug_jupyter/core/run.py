@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, List, Optional
 
+from amldebug_jupyter import config
 from amldebug_jupyter.core.endpoints import Endpoint
 from amldebug_jupyter.core.events import (
     EndpointFailed,
@@ -40,7 +41,7 @@ NOT_STARTED, RUNNING, COMPLETED, FAILED, CANCELED = (StepStatus.NOT_STARTED, Ste
 class DebugOptions:
     """How debug steps wait: seconds, port (0 = ephemeral), and what the attacher should do."""
 
-    timeout: float = 300.0
+    timeout: float = field(default_factory=lambda: float(config.default("attach_timeout")))
     port: int = 0
     stop_on_entry: bool = True
     post_mortem: bool = False
@@ -66,42 +67,6 @@ class StepState:
     recent_lines: Deque[str] = field(default_factory=lambda: deque(maxlen=2000))
 
 
-_current: Optional["DebugRun"] = None
-_runs: Dict[str, "DebugRun"] = {}
-
-
-def current_run() -> "DebugRun":
-    """The run most recently submitted in this process (what ``%aml_debug`` acts on by default)."""
-    if _current is None:
-        raise UserError("No run yet: submit a pipeline first (submit(...) or %aml_debug pipeline submit).")
-    return _current
-
-
-def find_run(run_id: Optional[str] = None) -> "DebugRun":
-    """A run of this session by id (a unique prefix will do), or the current one."""
-    if not run_id:
-        return current_run()
-    if run_id in _runs:
-        return _runs[run_id]
-    matches = [r for rid, r in _runs.items() if rid.startswith(run_id)]
-    if len(matches) == 1:
-        return matches[0]
-    known = ", ".join(_runs) or "none yet"
-    raise UserError(f"No run {run_id!r} in this session (runs: {known}).")
-
-
-run_added: List[Callable[["DebugRun"], None]] = []
-"""Views told about every new run of this session (the lab extension's comm)."""
-
-
-def set_current_run(run: "DebugRun") -> None:
-    global _current
-    _current = run
-    _runs[run.id] = run
-    for callback in list(run_added):
-        callback(run)
-
-
 class DebugRun:
     """A submitted pipeline. Thread-safe; every wait is bounded."""
 
@@ -114,8 +79,8 @@ class DebugRun:
         self.steps = steps
         self.run_dir = run_dir
         self.submitted_at = time.time()
-        self.portal_url: Optional[str] = None
-        """Where the run is shown in Azure ML studio (Azure backend)."""
+        self.links: Dict[str, str] = {}
+        """Where else the run is shown, label -> URL, filled by its backend (e.g. the service's own UI)."""
         self.notes: List[str] = []
         """Things the user should know about this run (shown after submit)."""
         self._status = NOT_STARTED

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional, Tuple
 
+from amldebug_jupyter.core import context
 from amldebug_jupyter.core.endpoints import Endpoint
 from amldebug_jupyter.docker import containers
 
@@ -17,9 +18,11 @@ APP_ROOT = containers.APP_ROOT
 
 
 def run_container(image: str, score_py: Path, name: str = "amldebug-score", http_port: int = 5001,
-                  debug_port: int = 5678, network: str = "host", timeout: float = 300) -> Tuple[Endpoint, int]:
-    """Start ``image`` serving ``score_py`` with its debugpy waiting up to ``timeout`` s; returns the
-    debug endpoint and the HTTP port ``/score`` is served on."""
+                  debug_port: int = 5678, network: str = "host", timeout: Optional[float] = None) -> Tuple[Endpoint, int]:
+    """Start ``image`` serving ``score_py`` with its debugpy waiting up to ``timeout`` s (default: the
+    config's ``attach_timeout``); returns the debug endpoint and the HTTP port ``/score`` is served on."""
+    if timeout is None:
+        timeout = context.current().config.attach_timeout
     box, port = containers.run_scoring_container(image, score_py, name=name, http_port=http_port,
                                                  debug_port=debug_port, network=network, timeout=timeout)
     containers.remember(name, http_port=port)

@@ -7,13 +7,16 @@ carries the label ``amldebug=1`` so the kernel can clean up after itself.
 
 from __future__ import annotations
 
+import atexit
 import json
 import time
 import urllib.error
 import urllib.request
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
+from amldebug_jupyter.core import context
 from amldebug_jupyter.core.endpoints import Endpoint, EndpointDetector
 from amldebug_jupyter.errors import BackendError, UserError
 from amldebug_jupyter.instrument import SCORE_ENTRY_NAME
@@ -252,36 +255,40 @@ class StepContainer:
             pass
 
 
-_started: Dict[str, Dict[str, Any]] = {}
-"""Containers this kernel started (name -> how to reach it), stopped when the kernel exits."""
+_watched: "weakref.WeakSet[context.Context]" = weakref.WeakSet()
+"""Contexts whose containers are stopped when they close and at exit."""
 
 
 def remember(name: str, **info: Any) -> None:
-    if not _started:
-        import atexit
-
-        atexit.register(stop_started)
-    _started[name] = info
+    """Record a container the active context started; closing the context (or exiting) stops it."""
+    ctx = context.current()
+    if ctx not in _watched:
+        _watched.add(ctx)
+        atexit.register(stop_started, ctx)
+        ctx.on_close(lambda: stop_started(ctx))
+    ctx.containers[name] = info
 
 
 def started(name: Optional[str] = None) -> Dict[str, Any]:
-    if not _started:
+    ours = context.current().containers
+    if not ours:
         raise UserError("No container started in this session: %aml_debug container run first.")
-    key = name or list(_started)[-1]
-    if key not in _started:
-        raise UserError(f"No container {key!r} started in this session (started: {', '.join(_started)}).")
-    return {"name": key, **_started[key]}
+    key = name or list(ours)[-1]
+    if key not in ours:
+        raise UserError(f"No container {key!r} started in this session (started: {', '.join(ours)}).")
+    return {"name": key, **ours[key]}
 
 
 def forget(name: str) -> None:
-    _started.pop(name, None)
+    context.current().containers.pop(name, None)
 
 
-def stop_started() -> None:
-    """Stop every container this kernel started (``%unload_ext``, and at exit)."""
-    for name in list(_started):
+def stop_started(ctx: Optional[context.Context] = None) -> None:
+    """Stop every container ``ctx`` (default: the active context) started (``%unload_ext``, and at exit)."""
+    ours = (ctx or context.current()).containers
+    for name in list(ours):
         try:
             stop_ours(name)
         except Exception:
             pass
-        forget(name)
+        ours.pop(name, None)

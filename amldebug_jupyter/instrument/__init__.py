@@ -21,3 +21,5 @@ SCORE_ENTRY_NAME = "amldebug_score.py"
 
 ENDPOINT_MARKER = "AMLDEBUG_ENDPOINT"
 ERROR_MARKER = "AMLDEBUG_ERROR"
+"""The lines the entry prints for the log detector; ``entry.py`` keeps its own copy (it runs where
+this package is not installed), pinned to these by tests/test_entry.py."""

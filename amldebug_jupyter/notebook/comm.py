@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set
 
+from amldebug_jupyter.core.context import Context
 from amldebug_jupyter.errors import UserError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -26,41 +27,28 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 SCHEMA_FILE = Path(__file__).with_name("comm_schema.json")
-COMM_TARGET: str = json.loads(SCHEMA_FILE.read_text())["x-comm-target"]
+_SCHEMA = json.loads(SCHEMA_FILE.read_text())
+COMM_TARGET: str = _SCHEMA["x-comm-target"]
+PROTOCOL_VERSION: int = _SCHEMA.get("x-protocol-version", 1)
+"""Sent in every snapshot and checked against the extension's ``hello`` (a missing one means 1)."""
 DEADLINE_WARNING_S = 30.0
 """A waiting target nobody attached to gets a 'deadline soon' notification this long before it gives up."""
 
-_channel: Optional["FrontendChannel"] = None
-
-
-def install(ipython: Any) -> Optional["FrontendChannel"]:
-    """Open the channel in a Jupyter kernel (once); outside one there is no frontend to talk to."""
-    global _channel
+def install(ipython: Any, ctx: Context) -> Optional["FrontendChannel"]:
+    """Open the channel in a Jupyter kernel as ``ctx``'s frontend, closed with it; outside a kernel
+    there is no frontend to talk to."""
     kernel = getattr(ipython, "kernel", None)
     if kernel is None or not hasattr(kernel, "debugger"):
         return None
-    if _channel is None:
-        try:
-            import comm
-        except ImportError:  # pragma: no cover - ipykernel >= 6.22 brings it
-            return None
-        _channel = FrontendChannel(comm)
-        _channel.start()
-    return _channel
-
-
-def uninstall() -> None:
-    """Close the channel (``%unload_ext``): the extension's panel empties, nothing keeps watching."""
-    global _channel
-    channel, _channel = _channel, None
-    if channel is not None:
-        channel.stop()
-
-
-def report_problem(kind: str, target: Optional[str], message: str, details: Optional[str] = None) -> None:
-    """A problem the extension shows as a notification (a no-op without the channel)."""
-    if _channel is not None:
-        _channel.send({"type": "problem", "kind": kind, "target": target, "message": message, "details": details})
+    try:
+        import comm
+    except ImportError:  # pragma: no cover - ipykernel >= 6.22 brings it
+        return None
+    channel = FrontendChannel(comm, ctx)
+    channel.start()
+    ctx.frontend = channel
+    ctx.on_close(channel.stop)
+    return channel
 
 
 def step_target_id(run_id: str, step: str) -> str:
@@ -68,8 +56,9 @@ def step_target_id(run_id: str, step: str) -> str:
 
 
 class FrontendChannel:
-    def __init__(self, comm_module: Any) -> None:
+    def __init__(self, comm_module: Any, ctx: Context) -> None:
         self._comm_module = comm_module
+        self._runs = ctx.runs
         self._comms: List[Any] = []
         self._lock = threading.Lock()
         self._warned: Set[str] = set()
@@ -80,12 +69,11 @@ class FrontendChannel:
     # -- wiring --------------------------------------------------------------------------
     def start(self) -> None:
         from amldebug_jupyter.bridge.kernel import current_bridge
-        from amldebug_jupyter.core import run as session
 
         self._comm_module.get_comm_manager().register_target(COMM_TARGET, self._on_open)
         self._add(self._comm_module.create_comm(target_name=COMM_TARGET, data=self.snapshot()))
-        session.run_added.append(self._watch_run)
-        for run in list(session._runs.values()):
+        self._runs.added.append(self._watch_run)
+        for run in self._runs.all():
             self._watch_run(run)
         current_bridge().on_change.append(self._on_bridge_change)
         threading.Thread(target=self._tick, name="amldebug-frontend", daemon=True).start()
@@ -93,15 +81,14 @@ class FrontendChannel:
     def stop(self) -> None:
         """Undo :meth:`start`: no comm target, no open comms, no subscriptions, no ticking thread."""
         from amldebug_jupyter.bridge.kernel import current_bridge
-        from amldebug_jupyter.core import run as session
 
         self._stopped.set()
         try:
             self._comm_module.get_comm_manager().unregister_target(COMM_TARGET, self._on_open)
         except Exception:  # already gone with the kernel
             log.debug("unregister_target failed", exc_info=True)
-        if self._watch_run in session.run_added:
-            session.run_added.remove(self._watch_run)
+        if self._watch_run in self._runs.added:
+            self._runs.added.remove(self._watch_run)
         bridge = current_bridge()
         if self._on_bridge_change in bridge.on_change:
             bridge.on_change.remove(self._on_bridge_change)
@@ -118,6 +105,17 @@ class FrontendChannel:
     def _on_open(self, comm: Any, open_msg: Dict[str, Any]) -> None:
         self._add(comm)
         comm.send(self.snapshot())
+        self._check_protocol((open_msg.get("content") or {}).get("data") or {})
+
+    def _check_protocol(self, hello: Dict[str, Any]) -> None:
+        """One clear line when the extension and this kernel's package speak different protocols."""
+        theirs = hello.get("protocol", 1)
+        if hello.get("type") == "hello" and theirs != PROTOCOL_VERSION:
+            self.report_problem(
+                "protocol_mismatch", None,
+                f"The JupyterLab extension speaks comm protocol {theirs}, this kernel's amldebug_jupyter speaks "
+                f"{PROTOCOL_VERSION}: install the same amldebug-jupyter version in the kernel's environment and "
+                "in JupyterLab's.")
 
     def _add(self, comm: Any) -> None:
         comm.on_msg(self._on_msg)
@@ -152,6 +150,7 @@ class FrontendChannel:
         kind = data.get("type")
         if kind == "hello":
             self.publish_targets()
+            self._check_protocol(data)
         elif kind == "attach":
             self._attach(str(data.get("target") or ""))
         elif kind == "detach":
@@ -160,20 +159,19 @@ class FrontendChannel:
             try:
                 bridge.detach()
             except UserError as e:
-                report_problem("attach_failed", None, str(e))
+                self.report_problem("attach_failed", None, str(e))
 
     def _attach(self, target_id: str) -> None:
         from amldebug_jupyter import bridge
-        from amldebug_jupyter.core.run import _runs
 
         run_id, _, step = target_id.rpartition(":")
-        run = _runs.get(run_id)
+        run = self._runs.get(run_id)
         try:
             if run is None or step not in run.steps:
                 raise UserError(f"No debug target {target_id!r} in this kernel (it may belong to an older session).")
             print(bridge.attach_step(run, step))
         except UserError as e:
-            report_problem("attach_failed", target_id, f"Could not attach to {target_id}", str(e))
+            self.report_problem("attach_failed", target_id, f"Could not attach to {target_id}", str(e))
 
     # -- to the extension ----------------------------------------------------------------
     def _on_bridge_change(self, target: Optional["Target"], what: str) -> None:
@@ -192,22 +190,27 @@ class FrontendChannel:
             text = current_bridge().last_problem or what
             if what == "remote_gone":
                 self._lost[target_id] = text
-            report_problem(what, target_id, text.splitlines()[0][:140], text)
+            self.report_problem(what, target_id, text.splitlines()[0][:140], text)
         self.publish_targets()
 
     def publish_targets(self) -> None:
         self.send(self.snapshot())
 
+    def report_problem(self, kind: str, target: Optional[str], message: str, details: Optional[str] = None) -> None:
+        """A problem the extension shows as a notification."""
+        self.send({"type": "problem", "kind": kind, "target": target, "message": message, "details": details})
+
     def snapshot(self) -> Dict[str, Any]:
-        return {"type": "targets", "targets": self.targets(), "now": time.time(), "home": os.path.expanduser("~")}
+        return {"type": "targets", "targets": self.targets(), "now": time.time(), "home": os.path.expanduser("~"),
+                "protocol": PROTOCOL_VERSION}
 
     def targets(self) -> List[Dict[str, Any]]:
-        from amldebug_jupyter.core.run import TERMINAL, _runs
+        from amldebug_jupyter.core.status import TERMINAL
 
         current = self._current_target()
         attached = self._id_of(current) if current is not None else None
         found: List[Dict[str, Any]] = []
-        for run in list(_runs.values()):
+        for run in self._runs.all():
             for state in run.steps.values():
                 endpoint = state.endpoint
                 if not state.debug or (endpoint is None and state.status not in TERMINAL):
@@ -245,27 +248,22 @@ class FrontendChannel:
         except UserError:
             return None
 
-    @staticmethod
-    def _id_of(target: Optional["Target"]) -> str:
+    def _id_of(self, target: Optional["Target"]) -> str:
         """A step's id when the target is a step of a run in this session, else its address."""
-        from amldebug_jupyter.core.run import _runs
-
         if target is None:
             return ""
-        for run in list(_runs.values()):
+        for run in self._runs.all():
             for name, state in run.steps.items():
                 if state.endpoint is not None and state.endpoint.address == target.address:
                     return step_target_id(run.id, name)
         return target.address
 
-    @staticmethod
-    def _script_of(target_id: str) -> Optional[str]:
+    def _script_of(self, target_id: str) -> Optional[str]:
         """The local copy of the step's script (what the extension opens in an editor)."""
         from amldebug_jupyter.bridge import to_local_path
-        from amldebug_jupyter.core.run import _runs
 
         run_id, _, step = target_id.rpartition(":")
-        run = _runs.get(run_id)
+        run = self._runs.get(run_id)
         if run is None or step not in run.steps or run.steps[step].endpoint is None:
             return None
         endpoint = run.steps[step].endpoint
@@ -282,7 +280,7 @@ class FrontendChannel:
                     left = deadline - time.time()
                     if 0 < left <= DEADLINE_WARNING_S:
                         self._warned.add(target["id"])
-                        report_problem("deadline_soon", target["id"],
+                        self.report_problem("deadline_soon", target["id"],
                                        f"{target['label']} stops waiting for a debugger in {left:.0f} s",
                                        "Attach now from the amldebug panel, or it runs without a debugger.")
             except Exception:  # pragma: no cover - a view must never take the kernel down

@@ -58,6 +58,8 @@ from typing import List, Optional
 
 from IPython.core.error import UsageError
 
+from amldebug_jupyter.config import AmlDebugConfig
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad option as IPython's one-line UsageError."""
@@ -137,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     attach.add_argument("--port", type=_port)
     attach.add_argument("--local-root")
     attach.add_argument("--remote-root")
-    attach.add_argument("--wait", type=_seconds, default=60.0,
+    attach.add_argument("--wait", type=_seconds,
                         help="seconds to wait for the step to announce its endpoint")
     _add_stop_on_entry(attach)
 
@@ -176,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     crun.add_argument("--http-port", type=_port, default=8000)
     crun.add_argument("--debug-port", type=_port, default=5678)
     crun.add_argument("--network", default="host")
-    crun.add_argument("--timeout", type=_seconds, default=60.0)
+    crun.add_argument("--timeout", type=_seconds)
     crun.add_argument("--attach", choices=["auto", "manual"])
     cscore = csub.add_parser("score", prog="%aml_debug container score", add_help=False)
     cscore.add_argument("--data", required=True)
@@ -199,8 +201,9 @@ SUBCOMMANDS = ("pipeline", "status", "logs", "attach", "detach", "cancel", "pane
                "image", "container")
 
 
-def parse(line: str) -> argparse.Namespace:
-    """The typed command of one ``%aml_debug`` line; a UsageError says what was wrong."""
+def parse(line: str, config: Optional[AmlDebugConfig] = None) -> argparse.Namespace:
+    """The command of one ``%aml_debug`` line, with ``config``'s defaults filled in where the line
+    gave no value (here only, so handlers never consult the config); a UsageError says what was wrong."""
     try:
         words: List[str] = shlex.split(line)
     except ValueError as e:
@@ -220,4 +223,18 @@ def parse(line: str) -> argparse.Namespace:
     for group, actions in (("experiment", "run"), ("image", "build"), ("container", "run, score, logs, restart, stop")):
         if args.subcommand == group and args.action is None:
             raise UsageError(f"%aml_debug {group}: missing action ({actions}). See %aml_debug?")
+    return with_defaults(args, config or AmlDebugConfig())
+
+
+def with_defaults(args: argparse.Namespace, config: AmlDebugConfig) -> argparse.Namespace:
+    """Fill what the line left open from the config: the one place its defaults apply."""
+    fills = {"timeout": config.attach_timeout, "attach": config.attach_mode, "lines": config.log_lines,
+             "wait": config.endpoint_wait}
+    if args.subcommand in ("pipeline", "experiment"):
+        fills.update(stop_on_entry=config.stop_on_entry, backend=config.backend)
+    for name, value in fills.items():
+        if getattr(args, name, value) is None:
+            setattr(args, name, value)
+    if hasattr(args, "no_panel"):
+        args.show_panel = config.show_panel and not args.no_panel
     return args

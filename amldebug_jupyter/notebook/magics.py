@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, List, Optional
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
+from amldebug_jupyter.core import context
 from amldebug_jupyter.core.status import TERMINAL
 from amldebug_jupyter.errors import UserError
 from amldebug_jupyter.notebook import grammar
@@ -22,7 +23,7 @@ from amldebug_jupyter.notebook import grammar
 class AmlDebugMagics(Magics):
     @line_cell_magic
     def aml_debug(self, line: str, cell: Optional[str] = None) -> Any:
-        args = grammar.parse(line)
+        args = grammar.parse(line, context.current().config)
         if cell is not None and (args.subcommand, getattr(args, "action", None)) != ("pipeline", "submit"):
             raise UsageError("%%aml_debug (cell form) only takes 'pipeline submit [options]'.")
         try:
@@ -33,21 +34,17 @@ class AmlDebugMagics(Magics):
 
     # -- subcommands ---------------------------------------------------------------------
     def pipeline(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
-        from amldebug_jupyter import config
         from amldebug_jupyter.api import submit
 
-        cfg = config.current()
         target = self._cell_value(cell) if cell is not None else self._resolve_pipeline(args.pipeline)
         debug: Any = True if args.debug_all else (args.debug.split(",") if args.debug else None)
         workspace = self._workspace(args.workspace, "pipeline submit")
-        run = submit(target, backend=args.backend or cfg.backend, debug=debug,
-                     timeout=cfg.attach_timeout if args.timeout is None else args.timeout, port=args.port,
-                     stop_on_entry=cfg.stop_on_entry if args.stop_on_entry is None else args.stop_on_entry,
-                     post_mortem=args.post_mortem, experiment=args.experiment, workspace=workspace,
-                     seed_args=args.seed_args)
+        run = submit(target, backend=args.backend, debug=debug, timeout=args.timeout, port=args.port,
+                     stop_on_entry=args.stop_on_entry, post_mortem=args.post_mortem, experiment=args.experiment,
+                     workspace=workspace, seed_args=args.seed_args)
         for note in run.notes:
             print(note)
-        self._follow_up(run, args.attach or cfg.attach_mode, show_panel=cfg.show_panel and not args.no_panel)
+        self._follow_up(run, args.attach, show_panel=args.show_panel)
         return run
 
     def _follow_up(self, run: Any, attach_mode: str, show_panel: bool) -> None:
@@ -63,9 +60,9 @@ class AmlDebugMagics(Magics):
             return
         announcer = Announcer(f"Run {run.id}: waiting for {', '.join(debug_steps)} to wait for a debugger...")
         if attach_mode == "auto" and _in_kernel():
-            from amldebug_jupyter.notebook.comm import report_problem, step_target_id
+            from amldebug_jupyter.notebook.comm import step_target_id
 
-            auto_attach(run, announcer.say, lambda step, title, why: report_problem(
+            auto_attach(run, announcer.say, lambda step, title, why: context.current().report_problem(
                 "attach_failed", step_target_id(run.id, step), title, why))
         else:
             run.subscribe(_announce_endpoints(announcer.say))
@@ -97,11 +94,9 @@ class AmlDebugMagics(Magics):
         container of the run's environment image (built once, reused while the environment is unchanged)."""
         from pathlib import Path
 
-        from amldebug_jupyter import config
         from amldebug_jupyter.api import submit
         from amldebug_jupyter.core.pipeline import Pipeline, Step
 
-        cfg = config.current()
         script = Path(args.script).expanduser()
         if not script.is_file():
             raise UsageError(f"%aml_debug experiment run: {args.script!r} is not a file.")
@@ -117,10 +112,9 @@ class AmlDebugMagics(Magics):
             packages = conda_pip_packages(args.conda_file) if args.conda_file else []
             image = build_local_image(args.docker, packages, scoring=False)
         step = Step(script.stem, script.name, script.resolve().parent, args.script_args, debug=True)
-        run = submit(Pipeline(script.stem, [step]), timeout=cfg.attach_timeout if args.timeout is None else args.timeout,
-                     stop_on_entry=cfg.stop_on_entry if args.stop_on_entry is None else args.stop_on_entry,
+        run = submit(Pipeline(script.stem, [step]), timeout=args.timeout, stop_on_entry=args.stop_on_entry,
                      docker_image=image)
-        self._follow_up(run, args.attach or cfg.attach_mode, show_panel=cfg.show_panel and not args.no_panel)
+        self._follow_up(run, args.attach, show_panel=args.show_panel)
         return run
 
     def image(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
@@ -163,7 +157,6 @@ class AmlDebugMagics(Magics):
     def container(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
         from pathlib import Path
 
-        from amldebug_jupyter import config
         from amldebug_jupyter.deploy import scoring
 
         if args.action == "run":
@@ -176,7 +169,7 @@ class AmlDebugMagics(Magics):
                                                         timeout=args.timeout)
             print(f"Container {args.name} serves http://127.0.0.1:{http_port}/score and waits for a debugger "
                   f"at {endpoint.address} ({endpoint.seconds_left():.0f} s left).")
-            if (args.attach or config.current().attach_mode) == "auto" and _in_kernel():
+            if args.attach == "auto" and _in_kernel():
                 from amldebug_jupyter import bridge
 
                 target = bridge.attach(bridge.target_for_address(endpoint.host, endpoint.port, str(score_py.parent),
@@ -201,20 +194,17 @@ class AmlDebugMagics(Magics):
 
     def status(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
         from amldebug_jupyter.core.report import RunStatus
-        from amldebug_jupyter.core.run import find_run
 
-        return RunStatus(find_run(args.run))
+        return RunStatus(context.current().runs.find(args.run))
 
     def logs(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
-        from amldebug_jupyter import config
-        from amldebug_jupyter.core.run import find_run
         from amldebug_jupyter.notebook.display import LogText
 
         if not args.step:
             raise UsageError("%aml_debug logs: name the STEP whose log to show.")
-        run = find_run(args.run)
+        run = context.current().runs.find(args.run)
         run.step(args.step)
-        lines = run.logs(args.step).splitlines()[-(args.lines or config.current().log_lines):]
+        lines = run.logs(args.step).splitlines()[-args.lines:]
         if not args.follow:
             return LogText(args.step, lines)
         for text in lines:
@@ -224,12 +214,11 @@ class AmlDebugMagics(Magics):
 
     def attach(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
         from amldebug_jupyter import bridge
-        from amldebug_jupyter.core.run import current_run
 
         if args.target and (args.host or args.port):
             raise UsageError("%aml_debug attach: give a STEP or --host/--port, not both.")
         if args.target:
-            run = current_run()
+            run = context.current().runs.current()
             run.step(args.target)
             run.wait_for_endpoint(args.target, timeout=args.wait)
             print(bridge.attach_step(run, args.target, stop_on_entry=args.stop_on_entry))
@@ -247,29 +236,25 @@ class AmlDebugMagics(Magics):
         return None
 
     def cancel(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
-        from amldebug_jupyter.core.run import find_run
 
-        run = find_run(args.run)
+        run = context.current().runs.find(args.run)
         run.cancel()
         run.wait(timeout=30)
         print(f"Run {run.id}: {run.status}.")
         return None
 
     def panel(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
-        from amldebug_jupyter.core.run import find_run
         from amldebug_jupyter.notebook.panel import show_panel
 
-        show_panel(find_run(args.run))
+        show_panel(context.current().runs.find(args.run))
         return None
-
 
     def launch_json(self, args: argparse.Namespace, cell: Optional[str]) -> Any:
         from amldebug_jupyter.bridge.launchjson import write_attach_config
-        from amldebug_jupyter.core.run import find_run
 
         if not args.step:
             raise UsageError("%aml_debug launch-json: name the STEP to write an attach configuration for.")
-        run = find_run(args.run)
+        run = context.current().runs.find(args.run)
         endpoint = run.step(args.step).endpoint
         if endpoint is None:
             raise UserError(f"Step '{args.step}' has not announced a debug endpoint yet: try again when it waits.")

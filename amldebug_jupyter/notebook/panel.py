@@ -15,8 +15,8 @@ from typing import Callable, Deque, Dict, Optional, Protocol
 
 import ipywidgets as w
 
-from amldebug_jupyter import config
 from amldebug_jupyter.bridge import attach_step, detach
+from amldebug_jupyter.core import context
 from amldebug_jupyter.core.events import Event, LogLine
 from amldebug_jupyter.core.report import step_rows
 from amldebug_jupyter.core.run import DebugRun
@@ -65,7 +65,7 @@ class DebugPanel:
         self.run = run
         self.actions = actions or KernelActions()
         self.refresh = refresh
-        self.log_lines: Deque[str] = deque(maxlen=log_lines or config.current().panel_log_lines)
+        self.log_lines: Deque[str] = deque(maxlen=log_lines or context.current().config.panel_log_lines)
         self.selected: Optional[str] = next((n for n, s in run.steps.items() if s.debug), next(iter(run.steps)))
         self._dirty = threading.Event()
         self._stop = threading.Event()
@@ -126,8 +126,8 @@ class DebugPanel:
     # -- drawing -----------------------------------------------------------------------------
     def render(self) -> None:
         run = self.run
-        link = (f" &middot; <a href='{html.escape(run.portal_url)}' target='_blank'>Azure ML studio</a>"
-                if run.portal_url else "")
+        link = "".join(f" &middot; <a href='{html.escape(url)}' target='_blank'>{html.escape(label)}</a>"
+                       for label, url in run.links.items())
         self.header.value = (f"<b>{run.pipeline.name}</b> &middot; run {run.id} &middot; {run.status} "
                              f"&middot; {run.elapsed:.0f} s{link}")
         for row in step_rows(run):

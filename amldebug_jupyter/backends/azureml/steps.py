@@ -150,7 +150,9 @@ class AzureMLBackend:
         run_id = self.service.run_id(azure_run)
         states = {s.name: StepState(s.name, s.debug, s.source_path, Path("."), log_dir=Path(".")) for s in pipeline.steps}
         run = DebugRun(run_id, pipeline, self, options, states, run_dir=staging)
-        run.portal_url = self.service.portal_url(azure_run)
+        portal = self.service.portal_url(azure_run)
+        if portal:
+            run.links["Azure ML studio"] = portal
         if self.seed_args and any(s.debug for s in pipeline.steps):
             run.notes.append(SEED_NOTE)
         self._runs[run_id] = azure_run
