@@ -10,7 +10,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+try:  # the installed distribution's version, which its build took from labextension/package.json
+    import importlib.metadata
+
+    __version__ = importlib.metadata.version("amldebug-jupyter")
+except importlib.metadata.PackageNotFoundError:  # a checkout on sys.path that was never installed
+    __version__ = "0+unknown"
 
 _EXPORTS = {
     "Pipeline": "amldebug_jupyter.core.pipeline",

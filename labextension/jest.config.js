@@ -1,5 +1,6 @@
-/** Jest: ts-jest on jsdom. Only the pure modules are tested here, so no
- * JupyterLab ESM packages need transforming. */
+/** Jest: ts-jest on jsdom. The tested modules take JupyterLab's packages as
+ * types only (Lumino's, which they load, ship CommonJS), so no JupyterLab ESM
+ * packages need transforming. */
 module.exports = {
   testEnvironment: 'jsdom',
   roots: ['<rootDir>/src'],

@@ -13,7 +13,9 @@ import { Signal } from '@lumino/signaling';
 import type { ISignal } from '@lumino/signaling';
 import {
   COMM_TARGET,
+  PROTOCOL_VERSION,
   checkFrontendMessage,
+  foreignSnapshot,
   parseKernelMessage
 } from './protocol';
 import type { FrontendMessage, KernelMessage } from './protocol';
@@ -38,12 +40,27 @@ export interface IKernelSource {
   readonly session: { readonly kernel: KernelLike | null } | null;
 }
 
+/** What the rest of the extension uses of a channel (KernelChannel; fakes in tests). */
+export interface IKernelChannel extends IDisposable {
+  /** Targets the kernel announced, and its protocol. */
+  readonly model: TargetListModel;
+  readonly kernel: { readonly id: string } | null;
+  /** True while a comm to the kernel-side extension is open. */
+  readonly isOpen: boolean;
+  /** Every valid kernel message, after the model applied it. */
+  readonly received: ISignal<unknown, KernelMessage>;
+  /** The target list changed. */
+  readonly changed: ISignal<unknown, void>;
+  /** Send a message; false if no comm is open. */
+  send(message: FrontendMessage): boolean;
+}
+
 type CommLike = Pick<
   Kernel.IComm,
   'commId' | 'open' | 'send' | 'close' | 'onMsg' | 'onClose' | 'isDisposed'
 >;
 
-export class KernelChannel implements IDisposable {
+export class KernelChannel implements IKernelChannel {
   constructor(
     source: IKernelSource,
     now: () => number = () => Date.now() / 1000
@@ -167,9 +184,11 @@ export class KernelChannel implements IDisposable {
       return;
     }
     this._adopt(comm);
-    void comm.open({ type: 'hello' }).done.catch(() => {
-      // No target on the kernel: it closes the comm; nothing to report.
-    });
+    void comm
+      .open({ type: 'hello', protocol: PROTOCOL_VERSION })
+      .done.catch(() => {
+        // No target on the kernel: it closes the comm; nothing to report.
+      });
   }
 
   private _onCommOpen = (comm: Kernel.IComm, msg: KM.ICommOpenMsg): void => {
@@ -202,20 +221,28 @@ export class KernelChannel implements IDisposable {
 
   private _handle(data: unknown): void {
     const parsed = parseKernelMessage(data);
-    if (!parsed.ok) {
-      console.warn('amldebug: ignoring invalid comm message:', parsed.error);
-      return;
+    let message: KernelMessage;
+    if (parsed.ok) {
+      message = parsed.message;
+    } else {
+      // A kernel of another protocol may send shapes we cannot read: keep its protocol.
+      const foreign = foreignSnapshot(data);
+      if (!foreign) {
+        console.warn('amldebug: ignoring invalid comm message:', parsed.error);
+        return;
+      }
+      message = foreign;
     }
-    if (this.model.apply(parsed.message, this._now())) {
+    if (this.model.apply(message, this._now())) {
       this._changed.emit();
     }
-    this._received.emit(parsed.message);
+    this._received.emit(message);
   }
 
   private _resetModel(): void {
-    const hadTargets = this.model.targets.length > 0;
+    const shown = this.model.targets.length > 0 || this.model.mismatch !== null;
     this.model.clear();
-    if (hadTargets) {
+    if (shown) {
       this._changed.emit();
     }
   }

@@ -9,8 +9,39 @@ import Ajv2020 from 'ajv/dist/2020';
 import type { ValidateFunction } from 'ajv';
 import schema from '../../amldebug_jupyter/notebook/comm_schema.json';
 
-/** Comm target name, registered on every notebook kernel. */
-export const COMM_TARGET = 'amldebug';
+/** The schema's `x-*` annotations, read by both sides. */
+function annotation<T extends string | number>(
+  name: string,
+  type: 'string' | 'number'
+): T {
+  const value = (schema as Record<string, unknown>)[name];
+  if (typeof value !== type) {
+    throw new Error(`comm_schema.json: ${name} must be a ${type}`);
+  }
+  return value as T;
+}
+
+/** Comm target name, registered on every notebook kernel (the schema's `x-comm-target`). */
+export const COMM_TARGET: string = annotation('x-comm-target', 'string');
+
+/**
+ * The comm protocol this extension speaks (the schema's `x-protocol-version`),
+ * sent in `hello`; a kernel's `targets` carry its own. A message without one
+ * comes from protocol 1.
+ */
+export const PROTOCOL_VERSION: number = annotation(
+  'x-protocol-version',
+  'number'
+);
+
+/** What the user reads when the kernel's package speaks another protocol. */
+export function protocolMismatchText(kernelProtocol: number): string {
+  return (
+    `The kernel's amldebug_jupyter speaks comm protocol ${kernelProtocol}, ` +
+    `this JupyterLab extension speaks ${PROTOCOL_VERSION}: install the same ` +
+    "amldebug-jupyter version in the kernel's environment and in JupyterLab's."
+  );
+}
 
 export type TargetState = 'waiting' | 'attached' | 'lost' | 'done';
 
@@ -35,6 +66,8 @@ export interface ITargetsMessage {
   now?: number;
   /** Kernel home directory, to expand `~` in the server root. */
   home?: string | null;
+  /** The kernel's comm protocol (missing: 1). */
+  protocol?: number;
 }
 
 export interface IAttachedMessage {
@@ -50,7 +83,11 @@ export interface IDetachedMessage {
 }
 
 export type ProblemKind =
-  'attach_failed' | 'unreachable' | 'remote_gone' | 'deadline_soon';
+  | 'attach_failed'
+  | 'unreachable'
+  | 'remote_gone'
+  | 'deadline_soon'
+  | 'protocol_mismatch';
 
 export interface IProblemMessage {
   type: 'problem';
@@ -64,7 +101,9 @@ export type KernelMessage =
   ITargetsMessage | IAttachedMessage | IDetachedMessage | IProblemMessage;
 
 export type FrontendMessage =
-  { type: 'hello' } | { type: 'attach'; target: string } | { type: 'detach' };
+  | { type: 'hello'; protocol?: number }
+  | { type: 'attach'; target: string }
+  | { type: 'detach' };
 
 /** Message kinds this frontend handles, per direction (checked against the schema in tests). */
 export const KERNEL_MESSAGE_TYPES: ReadonlyArray<KernelMessage['type']> = [
@@ -133,4 +172,26 @@ export function checkFrontendMessage(
     return { ok: true, message: data };
   }
   return { ok: false, error: describe(frontend) };
+}
+
+/**
+ * A `targets` message the schema rejects but that names another protocol
+ * (a kernel whose messages changed shape), as an empty snapshot of that
+ * protocol: its targets cannot be read, but its protocol is what the user
+ * needs to hear about. Null for anything else.
+ */
+export function foreignSnapshot(data: unknown): ITargetsMessage | null {
+  if (typeof data !== 'object' || data === null) {
+    return null;
+  }
+  const { type, protocol } = data as Record<string, unknown>;
+  if (
+    type !== 'targets' ||
+    typeof protocol !== 'number' ||
+    !Number.isInteger(protocol) ||
+    protocol === PROTOCOL_VERSION
+  ) {
+    return null;
+  }
+  return { type: 'targets', targets: [], protocol };
 }

@@ -1,10 +1,12 @@
 /**
  * Side panel listing the current notebook kernel's debug targets, with a
- * countdown to each deadline and Attach / Detach buttons.
+ * countdown to each deadline and Attach / Detach buttons, which execute the
+ * extension's commands.
  */
 import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
-import type { KernelChannel } from './channel';
+import type { IKernelChannel } from './channel';
+import { CommandIDs } from './commands';
 import { amldebugIcon } from './icons';
 import { renderTargets } from './sidebarview';
 import type { IRowActions } from './sidebarview';
@@ -12,15 +14,16 @@ import type { IRowActions } from './sidebarview';
 export const SIDEBAR_ID = 'amldebug-targets';
 
 export interface ITargetsPanelOptions {
-  /** Called for the Attach / Detach buttons with the current channel. */
-  attach(channel: KernelChannel, id: string): void;
-  detach(channel: KernelChannel, id: string): void;
+  /** Where the buttons' commands run (`app.commands`). */
+  commands: {
+    execute(id: string, args?: { target?: string }): Promise<unknown>;
+  };
 }
 
 export class TargetsPanel extends Widget {
   constructor(options: ITargetsPanelOptions) {
     super();
-    this._options = options;
+    this._commands = options.commands;
     this.id = SIDEBAR_ID;
     this.addClass('jp-amldebug-panel');
     this.title.icon = amldebugIcon;
@@ -35,7 +38,7 @@ export class TargetsPanel extends Widget {
   }
 
   /** Show `channel`'s targets (the current notebook's), or nothing. */
-  setChannel(channel: KernelChannel | null, notebookName: string): void {
+  setChannel(channel: IKernelChannel | null, notebookName: string): void {
     if (this._channel === channel && this._name === notebookName) {
       return;
     }
@@ -65,6 +68,12 @@ export class TargetsPanel extends Widget {
       return;
     }
     this._header.textContent = this._name;
+    const mismatch = channel.model.mismatch;
+    if (mismatch !== null) {
+      // Another protocol: its targets are not offered, the reason is.
+      renderTargets(this._body, [], this._actions, mismatch);
+      return;
+    }
     const rows = channel.model.rows(Date.now() / 1000);
     const empty = channel.isOpen
       ? 'No debug targets yet.'
@@ -78,28 +87,26 @@ export class TargetsPanel extends Widget {
     super.dispose();
   }
 
-  /** Resolve the channel at click time: rows may outlive a notebook switch. */
+  /** The commands act on the current notebook, whose channel this panel shows. */
   private _actions: IRowActions = {
-    attach: id => {
-      if (this._channel) {
-        this._options.attach(this._channel, id);
-      }
-    },
-    detach: id => {
-      if (this._channel) {
-        this._options.detach(this._channel, id);
-      }
-    }
+    attach: id => this._execute(CommandIDs.attach, { target: id }),
+    detach: () => this._execute(CommandIDs.detach)
   };
+
+  private _execute(id: string, args?: { target?: string }): void {
+    this._commands.execute(id, args).catch(reason => {
+      console.warn(`amldebug: ${id} failed`, reason);
+    });
+  }
 
   private _onChanged(): void {
     this.update();
   }
 
-  private _options: ITargetsPanelOptions;
+  private _commands: ITargetsPanelOptions['commands'];
   private _header: HTMLDivElement;
   private _body: HTMLDivElement;
-  private _channel: KernelChannel | null = null;
+  private _channel: IKernelChannel | null = null;
   private _name = '';
   private _timer = 0;
 }

@@ -4,7 +4,9 @@
  * Pure state: the kernel's `targets` snapshot is authoritative; `attached` /
  * `detached` update it at once so the buttons react before the next snapshot.
  * Time is passed in (epoch seconds, browser clock) so tests control it.
+ * A kernel that speaks another comm protocol offers nothing to attach to.
  */
+import { PROTOCOL_VERSION, protocolMismatchText } from './protocol';
 import type { ITarget, KernelMessage, TargetState } from './protocol';
 
 /** What a row shows: the kernel's state, or `expired` once the deadline passed while waiting. */
@@ -32,6 +34,18 @@ export class TargetListModel {
     return this._home;
   }
 
+  /** The comm protocol of the kernel's last snapshot (1 if it named none), null before one. */
+  get kernelProtocol(): number | null {
+    return this._protocol;
+  }
+
+  /** What to tell the user when the kernel speaks another protocol than ours, else null. */
+  get mismatch(): string | null {
+    return this._protocol === null || this._protocol === PROTOCOL_VERSION
+      ? null
+      : protocolMismatchText(this._protocol);
+  }
+
   /** Kernel clock minus browser clock, seconds (0 until the kernel sends `now`). */
   get clockOffset(): number {
     return this._offset;
@@ -52,6 +66,7 @@ export class TargetListModel {
         if (message.home !== undefined) {
           this._home = message.home;
         }
+        this._protocol = message.protocol ?? 1;
         return true;
       case 'attached':
         return this._setState(message.target, 'attached', true);
@@ -67,11 +82,13 @@ export class TargetListModel {
     this._targets = [];
     this._home = null;
     this._offset = 0;
+    this._protocol = null;
   }
 
   /** Rows for display at browser time `nowSeconds`. */
   rows(nowSeconds: number): ITargetRow[] {
     const kernelNow = nowSeconds + this._offset;
+    const compatible = this.mismatch === null;
     const anyAttached = this._targets.some(t => t.state === 'attached');
     return this._targets.map(t => {
       const left = t.deadline === null ? null : t.deadline - kernelNow;
@@ -85,12 +102,19 @@ export class TargetListModel {
         state,
         secondsLeft: t.state === 'waiting' ? secondsLeft : null,
         canAttach:
+          compatible &&
           !anyAttached &&
           (state === 'waiting' || state === 'lost') &&
           t.address !== null,
-        canDetach: t.state === 'attached'
+        canDetach: compatible && t.state === 'attached'
       };
     });
+  }
+
+  /** The target to attach to when none is named: the first waiting one, else the first lost one. */
+  firstAttachable(nowSeconds: number): ITargetRow | null {
+    const rows = this.rows(nowSeconds).filter(r => r.canAttach);
+    return rows.find(r => r.state === 'waiting') ?? rows[0] ?? null;
   }
 
   /**
@@ -122,6 +146,7 @@ export class TargetListModel {
   private _targets: ITarget[] = [];
   private _home: string | null = null;
   private _offset = 0;
+  private _protocol: number | null = null;
 }
 
 /** `90` -> `1:30`, `3700` -> `1:01:40`; null -> empty. */

@@ -96,7 +96,7 @@ describe('KernelChannel', () => {
     const { channel } = setup(kernel);
     expect(kernel.targets.has('amldebug')).toBe(true);
     expect(kernel.comms).toHaveLength(1);
-    expect(kernel.comms[0].opened).toEqual([{ type: 'hello' }]);
+    expect(kernel.comms[0].opened).toEqual([{ type: 'hello', protocol: 1 }]);
     expect(channel.isOpen).toBe(true);
   });
 
@@ -162,6 +162,19 @@ describe('KernelChannel', () => {
     error.mockRestore();
   });
 
+  it('keeps the protocol of a snapshot it cannot read', () => {
+    const kernel = new FakeKernel('k1');
+    const { channel, changes, received } = setup(kernel);
+    kernel.comms[0].reply({ type: 'targets', targets: 'new', protocol: 99 });
+    expect(received).toEqual(['targets']);
+    expect(changes).toEqual([0]);
+    expect(channel.model.kernelProtocol).toBe(99);
+    expect(channel.model.mismatch).not.toBeNull();
+    kernel.statusChanged.emit('restarting'); // the mismatch goes with the kernel
+    expect(channel.model.mismatch).toBeNull();
+    expect(changes).toEqual([0, 0]);
+  });
+
   it('starts over after a restart: clears targets, says hello again once idle', () => {
     const kernel = new FakeKernel('k1');
     const { channel, changes } = setup(kernel);
@@ -174,7 +187,7 @@ describe('KernelChannel', () => {
     expect(kernel.comms).toHaveLength(1);
     kernel.statusChanged.emit('idle');
     expect(kernel.comms).toHaveLength(2);
-    expect(kernel.comms[1].opened).toEqual([{ type: 'hello' }]);
+    expect(kernel.comms[1].opened).toEqual([{ type: 'hello', protocol: 1 }]);
     kernel.statusChanged.emit('idle');
     expect(kernel.comms).toHaveLength(2);
     expect(kernel.targets.has('amldebug')).toBe(true);
@@ -188,7 +201,7 @@ describe('KernelChannel', () => {
     source.setKernel(second);
     expect(first.targets.has('amldebug')).toBe(false);
     expect(second.targets.has('amldebug')).toBe(true);
-    expect(second.comms[0].opened).toEqual([{ type: 'hello' }]);
+    expect(second.comms[0].opened).toEqual([{ type: 'hello', protocol: 1 }]);
     expect(channel.model.targets).toEqual([]);
     expect(channel.kernel?.id).toBe('k2');
   });

@@ -1,9 +1,13 @@
 import {
   COMM_SCHEMA,
+  COMM_TARGET,
   FRONTEND_MESSAGE_TYPES,
   KERNEL_MESSAGE_TYPES,
+  PROTOCOL_VERSION,
   checkFrontendMessage,
-  parseKernelMessage
+  foreignSnapshot,
+  parseKernelMessage,
+  protocolMismatchText
 } from '../protocol';
 import { target } from './fixtures';
 
@@ -29,6 +33,47 @@ describe('comm schema and TypeScript agree', () => {
     expect(messageTypes('frontend_message').sort()).toEqual(
       [...FRONTEND_MESSAGE_TYPES].sort()
     );
+  });
+});
+
+describe('the schema annotations', () => {
+  it('name the comm target and the protocol version', () => {
+    expect(COMM_TARGET).toBe(COMM_SCHEMA['x-comm-target']);
+    expect(COMM_TARGET).toBe('amldebug');
+    expect(PROTOCOL_VERSION).toBe(COMM_SCHEMA['x-protocol-version']);
+    expect(Number.isInteger(PROTOCOL_VERSION)).toBe(true);
+  });
+
+  it('word a mismatch for the user', () => {
+    expect(protocolMismatchText(7)).toBe(
+      `The kernel's amldebug_jupyter speaks comm protocol 7, this JupyterLab ` +
+        `extension speaks ${PROTOCOL_VERSION}: install the same ` +
+        "amldebug-jupyter version in the kernel's environment and in " +
+        "JupyterLab's."
+    );
+  });
+});
+
+describe('foreignSnapshot', () => {
+  const other = PROTOCOL_VERSION + 1;
+  it('keeps the protocol of a targets message of another shape', () => {
+    const data = { type: 'targets', targets: 'a new shape', protocol: other };
+    expect(parseKernelMessage(data).ok).toBe(false);
+    expect(foreignSnapshot(data)).toEqual({
+      type: 'targets',
+      targets: [],
+      protocol: other
+    });
+  });
+
+  it('is null for anything else', () => {
+    expect(foreignSnapshot({ type: 'targets', targets: 'x' })).toBeNull();
+    expect(
+      foreignSnapshot({ type: 'targets', protocol: PROTOCOL_VERSION })
+    ).toBeNull();
+    expect(foreignSnapshot({ type: 'problem', protocol: other })).toBeNull();
+    expect(foreignSnapshot({ type: 'targets', protocol: '2' })).toBeNull();
+    expect(foreignSnapshot(null)).toBeNull();
   });
 });
 
@@ -83,6 +128,17 @@ describe('parseKernelMessage', () => {
         details: null
       }
     ],
+    ['snapshot with a protocol', { type: 'targets', targets: [], protocol: 2 }],
+    [
+      'protocol mismatch problem',
+      {
+        type: 'problem',
+        kind: 'protocol_mismatch',
+        target: null,
+        message: 'm',
+        details: null
+      }
+    ],
     [
       'unknown extra field (newer kernel)',
       { type: 'detached', target: 't', reason: 'user' }
@@ -113,6 +169,10 @@ describe('parseKernelMessage', () => {
       { type: 'targets', targets: [target({ deadline: '12' as never })] }
     ],
     ['empty target id', { type: 'detached', target: '' }],
+    [
+      'protocol not an integer',
+      { type: 'targets', targets: [], protocol: 1.5 }
+    ],
     ['line zero', { type: 'attached', target: 't', script: null, line: 0 }],
     [
       'attached without line key',
@@ -142,12 +202,16 @@ describe('parseKernelMessage', () => {
 describe('checkFrontendMessage', () => {
   it('accepts hello, attach and detach', () => {
     expect(checkFrontendMessage({ type: 'hello' }).ok).toBe(true);
+    expect(checkFrontendMessage({ type: 'hello', protocol: 1 }).ok).toBe(true);
     expect(checkFrontendMessage({ type: 'attach', target: 'a' }).ok).toBe(true);
     expect(checkFrontendMessage({ type: 'detach' }).ok).toBe(true);
   });
 
   it('rejects attach without target and kernel messages', () => {
     expect(checkFrontendMessage({ type: 'attach' }).ok).toBe(false);
+    expect(checkFrontendMessage({ type: 'hello', protocol: '1' }).ok).toBe(
+      false
+    );
     expect(checkFrontendMessage({ type: 'detached', target: 'a' }).ok).toBe(
       false
     );

@@ -1,3 +1,4 @@
+import { PROTOCOL_VERSION } from '../protocol';
 import { TargetListModel, formatCountdown } from '../targets';
 import { target } from './fixtures';
 
@@ -101,6 +102,58 @@ describe('TargetListModel', () => {
     expect(model.targets).toEqual([]);
     expect(model.home).toBeNull();
     expect(model.clockOffset).toBe(0);
+  });
+
+  it("knows the kernel's protocol from its snapshots (none named: 1)", () => {
+    const model = new TargetListModel();
+    expect(model.kernelProtocol).toBeNull();
+    expect(model.mismatch).toBeNull();
+    model.apply({ type: 'targets', targets: [target()] }, 0);
+    expect(model.kernelProtocol).toBe(1);
+    model.apply(
+      { type: 'targets', targets: [target()], protocol: PROTOCOL_VERSION },
+      0
+    );
+    expect(model.mismatch).toBeNull();
+    model.clear();
+    expect(model.kernelProtocol).toBeNull();
+  });
+
+  it('offers nothing from a kernel of another protocol', () => {
+    const model = new TargetListModel();
+    model.apply(
+      {
+        type: 'targets',
+        targets: [
+          target({ deadline: null }),
+          target({ id: 'b', state: 'attached' })
+        ],
+        protocol: PROTOCOL_VERSION + 1
+      },
+      0
+    );
+    expect(model.mismatch).toContain(
+      `speaks comm protocol ${PROTOCOL_VERSION + 1}`
+    );
+    expect(model.rows(0).some(r => r.canAttach || r.canDetach)).toBe(false);
+    expect(model.firstAttachable(0)).toBeNull();
+  });
+
+  it('picks the first waiting target to attach to, else a lost one', () => {
+    const model = new TargetListModel();
+    const targets = [
+      target({ id: 'done', state: 'done', deadline: null }),
+      target({ id: 'lost', state: 'lost', deadline: null }),
+      target({ id: 'nowhere', address: null, deadline: null }),
+      target({ id: 'w1', deadline: null }),
+      target({ id: 'w2', deadline: null })
+    ];
+    model.apply({ type: 'targets', targets }, 0);
+    expect(model.firstAttachable(0)?.id).toBe('w1');
+    model.apply({ type: 'targets', targets: targets.slice(0, 3) }, 0);
+    expect(model.firstAttachable(0)?.id).toBe('lost');
+    model.apply({ type: 'targets', targets: targets.slice(0, 1) }, 0);
+    expect(model.firstAttachable(0)).toBeNull();
   });
 
   it('ignores problem messages', () => {
