@@ -126,3 +126,14 @@ def kill_adapter(port: int) -> None:
             os.kill(int(pid), signal.SIGKILL)
             return
     raise AssertionError(f"nothing listens on port {port}")
+
+
+def test_an_extension_of_another_protocol_is_told_once_on_its_own_comm(lab: LabFrontend) -> None:
+    snapshot = lab.wait_comm(of_type("targets"))
+    assert snapshot["protocol"] == SCHEMA["x-protocol-version"]
+    ours = lab.open_comm("amldebug", {"type": "hello", "protocol": SCHEMA["x-protocol-version"]})
+    theirs = lab.open_comm("amldebug", {"type": "hello", "protocol": 99})
+    lab.wait_comm(of_type("problem", kind="protocol_mismatch"))
+    mismatches = [c for c in lab.comm_messages if c["data"].get("kind") == "protocol_mismatch"]
+    assert [c["comm_id"] for c in mismatches] == [theirs] and ours != theirs
+    assert "speaks comm protocol 99" in mismatches[0]["data"]["message"]

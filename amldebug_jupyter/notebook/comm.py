@@ -105,20 +105,21 @@ class FrontendChannel:
     def _on_open(self, comm: Any, open_msg: Dict[str, Any]) -> None:
         self._add(comm)
         comm.send(self.snapshot())
-        self._check_protocol((open_msg.get("content") or {}).get("data") or {})
+        self._check_protocol(comm, (open_msg.get("content") or {}).get("data") or {})
 
-    def _check_protocol(self, hello: Dict[str, Any]) -> None:
-        """One clear line when the extension and this kernel's package speak different protocols."""
+    def _check_protocol(self, comm: Any, hello: Dict[str, Any]) -> None:
+        """One clear line, to the extension that said hello, when it and this kernel's package speak
+        different protocols (other tabs on this kernel may speak ours)."""
         theirs = hello.get("protocol", 1)
         if hello.get("type") == "hello" and theirs != PROTOCOL_VERSION:
-            self.report_problem(
+            comm.send(self._problem(
                 "protocol_mismatch", None,
                 f"The JupyterLab extension speaks comm protocol {theirs}, this kernel's amldebug_jupyter speaks "
                 f"{PROTOCOL_VERSION}: install the same amldebug-jupyter version in the kernel's environment and "
-                "in JupyterLab's.")
+                "in JupyterLab's."))
 
     def _add(self, comm: Any) -> None:
-        comm.on_msg(self._on_msg)
+        comm.on_msg(lambda msg, c=comm: self._on_msg(c, msg))
         comm.on_close(lambda msg, c=comm: self._drop(c))
         with self._lock:
             self._comms.append(comm)
@@ -145,12 +146,12 @@ class FrontendChannel:
         self.publish_targets()
 
     # -- from the extension --------------------------------------------------------------
-    def _on_msg(self, msg: Dict[str, Any]) -> None:
+    def _on_msg(self, comm: Any, msg: Dict[str, Any]) -> None:
         data = (msg.get("content") or {}).get("data") or {}
         kind = data.get("type")
         if kind == "hello":
             self.publish_targets()
-            self._check_protocol(data)
+            self._check_protocol(comm, data)
         elif kind == "attach":
             self._attach(str(data.get("target") or ""))
         elif kind == "detach":
@@ -198,7 +199,11 @@ class FrontendChannel:
 
     def report_problem(self, kind: str, target: Optional[str], message: str, details: Optional[str] = None) -> None:
         """A problem the extension shows as a notification."""
-        self.send({"type": "problem", "kind": kind, "target": target, "message": message, "details": details})
+        self.send(self._problem(kind, target, message, details))
+
+    @staticmethod
+    def _problem(kind: str, target: Optional[str], message: str, details: Optional[str] = None) -> Dict[str, Any]:
+        return {"type": "problem", "kind": kind, "target": target, "message": message, "details": details}
 
     def snapshot(self) -> Dict[str, Any]:
         return {"type": "targets", "targets": self.targets(), "now": time.time(), "home": os.path.expanduser("~"),
