@@ -26,11 +26,6 @@ class AmlDebugConfig(Configurable):
         "(JupyterLab's sequence releases it sooner, at its setExceptionBreakpoints)."))
 
 
-def default(name: str) -> Any:
-    """A setting's default, for signatures that must not restate it (``timeout=None`` means this)."""
-    return AmlDebugConfig.class_traits()[name].default_value
-
-
 def register(shell: Any, config: AmlDebugConfig) -> None:
     """Make ``config`` the one ``%config AmlDebugConfig`` edits in ``shell``."""
     if config not in shell.configurables:

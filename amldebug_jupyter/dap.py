@@ -20,7 +20,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
-from amldebug_jupyter import config
+from amldebug_jupyter.core import context
 from amldebug_jupyter.errors import DapError
 
 log = logging.getLogger(__name__)
@@ -133,8 +133,9 @@ class DapClient:
         :meth:`on_event` listeners (long sessions)."""
         self.address = f"{host}:{port}"
         self.keep_events = keep_events
-        self.request_timeout: float = config.default("request_timeout") if request_timeout is None else request_timeout
-        self._sock = _connect(host, port, config.default("connect_timeout") if connect_timeout is None else connect_timeout)
+        cfg = context.current().config
+        self.request_timeout: float = cfg.request_timeout if request_timeout is None else request_timeout
+        self._sock = _connect(host, port, cfg.connect_timeout if connect_timeout is None else connect_timeout)
         self._sock.settimeout(None)
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._send_lock = threading.Lock()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, List, Optional
 
-from amldebug_jupyter import config
+from amldebug_jupyter.core import context
 from amldebug_jupyter.core.endpoints import Endpoint
 from amldebug_jupyter.core.events import (
     EndpointFailed,
@@ -41,7 +41,7 @@ NOT_STARTED, RUNNING, COMPLETED, FAILED, CANCELED = (StepStatus.NOT_STARTED, Ste
 class DebugOptions:
     """How debug steps wait: seconds, port (0 = ephemeral), and what the attacher should do."""
 
-    timeout: float = field(default_factory=lambda: float(config.default("attach_timeout")))
+    timeout: float = field(default_factory=lambda: float(context.current().config.attach_timeout))
     port: int = 0
     stop_on_entry: bool = True
     post_mortem: bool = False

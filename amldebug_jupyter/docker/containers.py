@@ -12,7 +12,6 @@ import json
 import time
 import urllib.error
 import urllib.request
-import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
@@ -255,16 +254,10 @@ class StepContainer:
             pass
 
 
-_watched: "weakref.WeakSet[context.Context]" = weakref.WeakSet()
-"""Contexts whose containers are stopped when they close and at exit."""
-
-
 def remember(name: str, **info: Any) -> None:
     """Record a container the active context started; closing the context (or exiting) stops it."""
     ctx = context.current()
-    if ctx not in _watched:
-        _watched.add(ctx)
-        atexit.register(stop_started, ctx)
+    if not ctx.containers:  # its first since the last stop: one release covers them all
         ctx.on_close(lambda: stop_started(ctx))
     ctx.containers[name] = info
 
@@ -292,3 +285,6 @@ def stop_started(ctx: Optional[context.Context] = None) -> None:
         except Exception:
             pass
         ours.pop(name, None)
+
+
+atexit.register(stop_started)  # the active context's (closed ones stopped theirs)
