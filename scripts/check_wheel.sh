@@ -28,8 +28,8 @@ wheel="$(ls "$work"/dist/amldebug_jupyter-*.whl)"
 import sys, zipfile
 names = zipfile.ZipFile(sys.argv[1]).namelist()
 ext = ".data/data/share/jupyter/labextensions/amldebug-jupyter/"
-need = [ext + f for f in ("package.json", "install.json", "static/style.js")]
-need.append("amldebug_jupyter/notebook/comm_schema.json")
+need = [ext + f for f in ("package.json", "install.json", "static/style.js", "schemas/amldebug-jupyter/plugin.json")]
+need += ["amldebug_jupyter/notebook/comm_schema.json", "amldebug_jupyter/py.typed"]
 missing = [n for n in need if not any(name.endswith(n) for name in names)]
 assert not missing, f"wheel lacks {missing}"
 print("wheel contents OK:", sys.argv[1].rsplit("/", 1)[-1])

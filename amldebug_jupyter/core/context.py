@@ -81,6 +81,8 @@ class Context:
     runs: RunRegistry = field(default_factory=RunRegistry)
     containers: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     """Containers this context started: name -> how to reach it."""
+    last_image: Optional[str] = None
+    """The debug image built last: the default image of a scoring container."""
     frontend: Optional[Frontend] = None
     _closers: List[Callable[[], None]] = field(default_factory=list, repr=False)
 
