@@ -46,7 +46,7 @@ import amldebug_jupyter.logs.blob as logs_http  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import result  # noqa: E402
-from azurite import Azurite, azurite  # noqa: E402
+from support.azurite import Azurite, azurite  # noqa: E402
 
 from amldebug_jupyter.core.endpoints import ENDPOINT_MARKER, Endpoint, EndpointDetector  # noqa: E402
 from amldebug_jupyter.core.events import EndpointFound, Event  # noqa: E402

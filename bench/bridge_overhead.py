@@ -48,7 +48,7 @@ from amldebug_jupyter import Pipeline, Step, submit
 from amldebug_jupyter.dap import DapClient, attach
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from kernel_harness import LabFrontend, lab_kernel  # noqa: E402  (one copy of the JupyterLab driver)
+from support.kernel_harness import LabFrontend, lab_kernel  # noqa: E402  (one copy of the JupyterLab driver)
 
 MARK = "# bench breakpoint"
 STEP_TIMEOUT = 120.0  # how long the debug step waits for a debugger

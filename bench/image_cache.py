@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from _common import result  # noqa: E402
-from docker_env import ensure_base_image  # noqa: E402
+from support.docker_env import ensure_base_image  # noqa: E402
 
 REBUILD_TARGET_S = 2.0
 

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
-import textwrap
 from pathlib import Path
 from typing import Dict, Iterator, List
 
 import pytest
-from browser_artifacts import KEY as ARTIFACTS
+from support.browser_artifacts import KEY as ARTIFACTS
 
 from amldebug_jupyter.dap import DapClient, attach
 
 # The azureml extra's pipeline packages install only on Python < 3.12, so their tests exist there
 # only; everywhere else they must import (a missing extra fails, it is not skipped).
-AZUREML_TESTS = ["test_azureml_backend.py", "test_azureml_logs.py", "test_azureml_live.py", "test_model_package.py"]
+AZUREML_TESTS = ["backends/azureml", "deploy/test_model_package.py"]
 AZUREML_INSTALLS = sys.version_info < (3, 12)
 collect_ignore = [] if AZUREML_INSTALLS else AZUREML_TESTS
 
@@ -27,26 +25,6 @@ def amldebug_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "amldebug-home"
     monkeypatch.setenv("AMLDEBUG_HOME", str(home))
     return home
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text).lstrip("\n"))
-    return path
-
-
-def line_of(path: Path, marker: str) -> int:
-    return next(i for i, t in enumerate(path.read_text().splitlines(), 1) if marker in t)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def snapshot_tree(root: Path) -> Dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 class Debugger:
@@ -95,7 +73,7 @@ os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 @pytest.fixture(scope="session")
 def debug_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The local debug scoring image (the first build takes about 100 s on the vfs driver)."""
-    from docker_env import ensure_base_image
+    from support.docker_env import ensure_base_image
 
     from amldebug_jupyter.deploy.images import build_local_image
 

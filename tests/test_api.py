@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import snapshot_tree, write
+from support import snapshot_tree, write
 
 from amldebug_jupyter import Pipeline, Step, UserError, submit
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Callable, List
 
 import pytest
-from conftest import free_port, write
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import free_port, write
 
 from amldebug_jupyter import Pipeline, Step, submit
 from amldebug_jupyter.dap import DapClient, FrameDecoder, PendingRequests, attach, encode, first_statement_line

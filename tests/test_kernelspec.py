@@ -10,9 +10,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import line_of, write
 from jupyter_client.manager import start_new_kernel
-from kernel_harness import JUPYTERLAB_INITIALIZE, LabFrontend
+from support import line_of, write
+from support.kernel_harness import JUPYTERLAB_INITIALIZE, LabFrontend
+
+pytestmark = pytest.mark.kernel  # each test drives a real ipykernel as JupyterLab does
 
 
 def test_restart_kernel_and_debug_returns_to_the_remote(tmp_path: Path, amldebug_home: Path,

@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Dict, List
 
 import nbformat
-from conftest import line_of
+import pytest
 from jupyter_client.blocking import BlockingKernelClient
-from kernel_harness import LabFrontend
 from nbclient import NotebookClient
+from support import line_of
+from support.kernel_harness import LabFrontend
+
+pytestmark = pytest.mark.kernel  # runs the demo notebook's cells in a real ipykernel
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 TRAIN = NOTEBOOKS / "local-pipeline" / "train" / "train.py"

@@ -37,7 +37,7 @@ from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobClient, BlobSasPermissions, BlobServiceClient, ContainerClient, generate_blob_sas
 
 AZURITE_PACKAGE = "azurite@3"
-CACHE_DIR = Path(os.environ.get("AMLDEBUG_AZURITE_CACHE") or Path(__file__).resolve().parents[1] / ".cache" / "azurite")
+CACHE_DIR = Path(os.environ.get("AMLDEBUG_AZURITE_CACHE") or Path(__file__).resolve().parents[2] / ".cache" / "azurite")
 HOST = "127.0.0.1"
 DEV_ACCOUNT = "devstoreaccount1"
 DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="

@@ -10,10 +10,12 @@ from typing import Any, Callable, Dict, Iterator
 
 import jsonschema
 import pytest
-from conftest import free_port, line_of, write
-from kernel_harness import LabFrontend, lab_kernel
+from support import free_port, line_of, write
+from support.kernel_harness import LabFrontend, lab_kernel
 
 from amldebug_jupyter.notebook.comm import SCHEMA_FILE
+
+pytestmark = pytest.mark.kernel  # each test drives a real ipykernel as JupyterLab does
 
 SCHEMA = json.loads(SCHEMA_FILE.read_text())
 KERNEL_MESSAGE = {"$ref": "#/$defs/kernel_message", "$defs": SCHEMA["$defs"]}

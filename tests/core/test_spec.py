@@ -1,7 +1,7 @@
 from pathlib import Path
 
 import pytest
-from conftest import write
+from support import write
 
 from amldebug_jupyter import Pipeline, Step
 from amldebug_jupyter.errors import SpecError

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from conftest import write
 from IPython import get_ipython
 from IPython.core.error import UsageError
 from IPython.testing.globalipapp import start_ipython
+from support import write
 
 from amldebug_jupyter import Pipeline, Step
 from amldebug_jupyter.core import context

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import free_port, line_of, snapshot_tree, write
+from support import free_port, line_of, snapshot_tree, write
 
 from amldebug_jupyter import Pipeline, Step, submit
 from amldebug_jupyter.errors import AttachTimeout, BackendError, UserError

@@ -12,15 +12,15 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from conftest import free_port, write
-from docker_env import ensure_base_image
-from fake_azureml import FakePackagingService, offline_workspace
-from kernel_harness import lab_kernel
-from registry import Registry, local_registry
+from support import free_port, write
+from support.docker_env import ensure_base_image
+from support.fake_azureml import FakePackagingService, offline_workspace
+from support.kernel_harness import lab_kernel
+from support.registry import Registry, local_registry
 from test_containers import SCORE, debug_one_request
 
 pytestmark = [pytest.mark.timeout(900), pytest.mark.docker]
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 CONDA = """
     name: sklearn-env
     dependencies:
@@ -55,6 +55,7 @@ def packaging(registry: Registry, debug_image: str) -> Iterator[type]:
     _remove_package_images()
 
 
+@pytest.mark.kernel
 def test_package_build_pull_tag_reuse_and_debug_from_the_notebook(packaging: type, registry: Registry,
                                                                    amldebug_home: Path, tmp_path: Path) -> None:
     score = write(tmp_path / "app" / "score.py", SCORE)
@@ -63,7 +64,7 @@ def test_package_build_pull_tag_reuse_and_debug_from_the_notebook(packaging: typ
     with lab_kernel({"AMLDEBUG_HOME": str(amldebug_home), "PYDEVD_DISABLE_FILE_VALIDATION": "1"}) as lab:
         assert lab.execute("%load_ext amldebug_jupyter")["status"] == "ok"
         setup = (f"import sys; sys.path.insert(0, {str(TESTS)!r})\n"
-                 "from fake_azureml import FakePackagingService, offline_workspace\n"
+                 "from support.fake_azureml import FakePackagingService, offline_workspace\n"
                  "import amldebug_jupyter.backends.azureml.service as service\n"
                  f"FakePackagingService.registry = {tuple(registry)!r}\n"
                  f"FakePackagingService.base_image = {ensure_base_image()!r}\n"

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, NamedTuple
 
-from conftest import free_port
+from support import free_port
 
 
 class Registry(NamedTuple):

@@ -9,9 +9,9 @@ from typing import Iterator
 
 import pytest
 from azureml.pipeline.steps import PythonScriptStep
-from azurite import Azurite, azurite
-from conftest import write
-from fake_azureml import FakeAzureMLService, offline_workspace
+from support import write
+from support.azurite import Azurite, azurite
+from support.fake_azureml import FakeAzureMLService, offline_workspace
 
 from amldebug_jupyter import submit
 from amldebug_jupyter.backends.azureml import steps as azureml_backend

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import List
 
 import pytest
-from conftest import line_of, write
+from support import line_of, write
 
 from amldebug_jupyter.core.endpoints import Endpoint, EndpointDetector
 from amldebug_jupyter.instrument import ENTRY_FILE, ENTRY_NAME

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Iterator, List
 
 import pytest
-from conftest import write
 from ipywidgets.widgets.tests.utils import setup_test_comm, teardown_test_comm
+from support import write
 
 from amldebug_jupyter import Pipeline, Step, submit
 from amldebug_jupyter.core.events import LogLine

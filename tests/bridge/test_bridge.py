@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from conftest import line_of, write
-from kernel_harness import LabFrontend, lab_kernel
+from support import line_of, write
+from support.kernel_harness import LabFrontend, lab_kernel
+
+pytestmark = pytest.mark.kernel  # each test drives a real ipykernel as JupyterLab does
 
 TRAIN = """
     import json                                 # first statement
@@ -122,7 +124,7 @@ def remote_pid(lab: LabFrontend) -> int:
 
 
 def test_nothing_listening_fails_initialize_within_the_timeout(lab: LabFrontend) -> None:
-    from conftest import free_port
+    from support import free_port
 
     port = free_port()
     lab.execute(f"%config AmlDebugConfig.connect_timeout = 2\n%aml_debug attach --host 127.0.0.1 --port {port}")
@@ -139,7 +141,7 @@ def test_nothing_listening_fails_initialize_within_the_timeout(lab: LabFrontend)
 
 
 def test_default_connect_timeout_is_10_seconds(lab: LabFrontend) -> None:
-    from conftest import free_port
+    from support import free_port
 
     lab.execute(f"%aml_debug attach --host 127.0.0.1 --port {free_port()}")
     t0 = time.monotonic()
@@ -283,7 +285,7 @@ def test_unmapped_remote_source_is_served_by_reference(lab: LabFrontend, train_p
 
 def test_a_client_that_never_ends_its_configuration_releases_the_step_after_the_grace(
         lab: LabFrontend, train_py: Path) -> None:
-    from kernel_harness import JUPYTERLAB_INITIALIZE
+    from support.kernel_harness import JUPYTERLAB_INITIALIZE
 
     lab.execute("%config AmlDebugConfig.configuration_grace = 0.5")
     submit_and_attach(lab, train_py)

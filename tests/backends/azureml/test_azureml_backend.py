@@ -12,8 +12,8 @@ from azureml.core import RunConfiguration
 from azureml.core.conda_dependencies import CondaDependencies
 from azureml.pipeline.core import PipelineData, PipelineParameter
 from azureml.pipeline.steps import PythonScriptStep
-from conftest import snapshot_tree, write
-from fake_azureml import FakeAzureMLService, offline_workspace
+from support import snapshot_tree, write
+from support.fake_azureml import FakeAzureMLService, offline_workspace
 
 from amldebug_jupyter import UserError, submit
 from amldebug_jupyter.backends.azureml import steps as azureml_backend

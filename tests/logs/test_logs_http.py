@@ -10,7 +10,7 @@ import uuid
 from typing import Callable, Dict, Iterator, List, Tuple
 
 import pytest
-from azurite import Azurite, AzuriteUnavailable, FaultProxy, azurite
+from support.azurite import Azurite, AzuriteUnavailable, FaultProxy, azurite
 
 import amldebug_jupyter.logs.blob as logs_http
 from amldebug_jupyter.core.events import EndpointFound, LogLine
@@ -308,7 +308,7 @@ def test_stalls_on_every_attempt_give_up_within_bounded_time(az: Azurite, proxy:
 
 
 def test_unreachable_server_is_retried_then_given_up(az: Azurite) -> None:
-    from conftest import free_port
+    from support import free_port
 
     sleep = Recorder()
     url = f"http://127.0.0.1:{free_port()}/{CONTAINER}/x.txt?sv=2024-01-01&sig=SECRET"

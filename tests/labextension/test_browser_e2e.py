@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
-from browser_artifacts import KEY, ROOT, Artifacts
-from conftest import free_port, line_of
+from support.browser_artifacts import KEY, ROOT, Artifacts
+from support import free_port, line_of
 from playwright.sync_api import expect, sync_playwright
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.browser]
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = "01-local-pipeline-debug.ipynb"
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from conftest import free_port, line_of, write
-from docker_env import ensure_base_image
-from kernel_harness import LabFrontend, lab_kernel
+from support import free_port, line_of, write
+from support.docker_env import ensure_base_image
+from support.kernel_harness import LabFrontend, lab_kernel
 
 # The first test also builds the debug image (about 100 s on the vfs storage driver).
 pytestmark = [pytest.mark.timeout(600), pytest.mark.docker]
@@ -64,6 +64,7 @@ def debug_one_request(lab: LabFrontend, score: Path, http_port: int) -> None:
     lab.toggle_off()
 
 
+@pytest.mark.kernel
 def test_scoring_request_stops_in_the_mounted_score_py(debug_image: str, lab: LabFrontend, tmp_path: Path) -> None:
     score = write(tmp_path / "app" / "score.py", SCORE)
     http, debug = free_port(), free_port()
@@ -90,6 +91,7 @@ def test_scoring_request_stops_in_the_mounted_score_py(debug_image: str, lab: La
     assert lab.kernel_info_seconds() < 1
 
 
+@pytest.mark.kernel
 def test_a_bridge_network_publishes_on_loopback_only(debug_image: str, lab: LabFrontend, tmp_path: Path) -> None:
     import docker
 
@@ -182,6 +184,7 @@ def test_container_run_failures_in_the_notebook_leave_nothing_running(debug_imag
     assert not docker.from_env().containers.list(all=True, filters={"name": "amldebug-busy"})
 
 
+@pytest.mark.kernel
 def test_an_experiment_runs_in_a_container_of_its_environment(lab: LabFrontend, tmp_path: Path) -> None:
     from test_kernel_magics import wait_until_retargeted
 

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from conftest import line_of, write
-from kernel_harness import LabFrontend, lab_kernel
+from support import line_of, write
+from support.kernel_harness import LabFrontend, lab_kernel
+
+pytestmark = pytest.mark.kernel  # each test drives a real ipykernel as JupyterLab does
 
 
 @pytest.fixture

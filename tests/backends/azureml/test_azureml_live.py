@@ -13,8 +13,9 @@ import pytest
 
 CONFIG = os.environ.get("AMLDEBUG_LIVE_CONFIG")
 COMPUTE = os.environ.get("AMLDEBUG_LIVE_COMPUTE")
-pytestmark = pytest.mark.skipif(not (CONFIG and COMPUTE),
-                                reason="live Azure ML test: set AMLDEBUG_LIVE_CONFIG and AMLDEBUG_LIVE_COMPUTE")
+pytestmark = [pytest.mark.live,
+              pytest.mark.skipif(not (CONFIG and COMPUTE),
+                                 reason="live Azure ML test: set AMLDEBUG_LIVE_CONFIG and AMLDEBUG_LIVE_COMPUTE")]
 
 
 def test_a_debug_step_on_a_cluster_announces_its_endpoint(tmp_path: Path) -> None:

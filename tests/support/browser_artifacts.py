@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 ROOT = REPO / "test-artifacts" / "e2e"
 LAST, CONSOLE, SERVER_LOG = "last.png", "console.log", "jupyter-server.log"
 
