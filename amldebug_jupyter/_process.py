@@ -27,8 +27,13 @@ def spawn_logged(argv: Sequence[str], cwd: Path, env: Mapping[str, str], log_pat
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab", buffering=0) as log_file:
         return subprocess.Popen(
-            unhooked(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
-            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+            unhooked(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
 

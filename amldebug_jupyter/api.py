@@ -31,9 +31,22 @@ from amldebug_jupyter.deploy import images, model_package, scoring
 from amldebug_jupyter.deploy.scoring import restart_container, score, stop_container
 from amldebug_jupyter.errors import UserError
 
-__all__ = ["as_pipeline", "attach", "build_image", "cancel", "container_logs", "detach", "find_run",
-           "restart_container", "run_container", "run_script", "score", "stop_container", "submit",
-           "write_launch_json"]
+__all__ = [
+    "as_pipeline",
+    "attach",
+    "build_image",
+    "cancel",
+    "container_logs",
+    "detach",
+    "find_run",
+    "restart_container",
+    "run_container",
+    "run_script",
+    "score",
+    "stop_container",
+    "submit",
+    "write_launch_json",
+]
 
 PipelineLike = Union[Pipeline, str, "os.PathLike[str]"]
 
@@ -46,9 +59,7 @@ def as_pipeline(pipeline: PipelineLike) -> Pipeline:
         return Pipeline.from_yaml(Path(pipeline))
     if is_azureml_object(pipeline):
         return from_azureml(pipeline)
-    raise UserError(
-        f"Expected an amldebug_jupyter.Pipeline, a YAML path, or azureml steps, got {type(pipeline).__name__}."
-    )
+    raise UserError(f"Expected an amldebug_jupyter.Pipeline, a YAML path, or azureml steps, got {type(pipeline).__name__}.")
 
 
 def _check_options(timeout: float, port: int) -> None:
@@ -58,11 +69,19 @@ def _check_options(timeout: float, port: int) -> None:
         raise UserError(f"port must be an integer from 0 (any free port) to 65535, got {port!r}.")
 
 
-def submit(pipeline: PipelineLike, backend: str = "local",
-           debug: Union[None, bool, str, Iterable[str]] = None, timeout: Optional[float] = None,
-           port: int = 0, stop_on_entry: bool = True, post_mortem: bool = False,
-           experiment: Optional[str] = None, workspace: Any = None, seed_args: bool = False,
-           docker_image: Optional[str] = None) -> DebugRun:
+def submit(
+    pipeline: PipelineLike,
+    backend: str = "local",
+    debug: Union[None, bool, str, Iterable[str]] = None,
+    timeout: Optional[float] = None,
+    port: int = 0,
+    stop_on_entry: bool = True,
+    post_mortem: bool = False,
+    experiment: Optional[str] = None,
+    workspace: Any = None,
+    seed_args: bool = False,
+    docker_image: Optional[str] = None,
+) -> DebugRun:
     """Submit ``pipeline``; its debug steps wait up to ``timeout`` s for a debugger.
 
     Parameters
@@ -93,16 +112,27 @@ def submit(pipeline: PipelineLike, backend: str = "local",
     _check_options(timeout, port)
     spec = as_pipeline(pipeline).with_debug(debug)
     spec.validate()
-    options = DebugOptions(timeout=float(timeout), port=port, stop_on_entry=bool(stop_on_entry),
-                           post_mortem=bool(post_mortem), experiment=experiment or "")
+    options = DebugOptions(
+        timeout=float(timeout),
+        port=port,
+        stop_on_entry=bool(stop_on_entry),
+        post_mortem=bool(post_mortem),
+        experiment=experiment or "",
+    )
     run = get_backend(backend, workspace=workspace, seed_args=seed_args, docker_image=docker_image).submit(spec, options)
     context.current().runs.add(run)
     return run
 
 
-def run_script(script: Union[str, "os.PathLike[str]"], arguments: Sequence[str] = (), *,
-               docker_image: Optional[str] = None, conda_file: Optional[str] = None,
-               timeout: Optional[float] = None, stop_on_entry: bool = True) -> DebugRun:
+def run_script(
+    script: Union[str, "os.PathLike[str]"],
+    arguments: Sequence[str] = (),
+    *,
+    docker_image: Optional[str] = None,
+    conda_file: Optional[str] = None,
+    timeout: Optional[float] = None,
+    stop_on_entry: bool = True,
+) -> DebugRun:
     """Run one script under the debug entry (seed workflow 1): a snapshot of its folder, waiting
     up to ``timeout`` s for a debugger. With ``docker_image`` (a base image), in a container of the
     environment image built from it and ``conda_file``'s pip packages (built once, then reused)."""
@@ -110,8 +140,10 @@ def run_script(script: Union[str, "os.PathLike[str]"], arguments: Sequence[str] 
     if not path.is_file():
         raise UserError(f"{str(script)!r} is not a file.")
     if conda_file and not docker_image:
-        raise UserError("A conda file describes a container's environment: give its base image too "
-                        "(docker_image=..., or --docker [BASE_IMAGE]).")
+        raise UserError(
+            "A conda file describes a container's environment: give its base image too "
+            "(docker_image=..., or --docker [BASE_IMAGE])."
+        )
     image = None
     if docker_image:
         packages = images.conda_pip_packages(conda_file) if conda_file else []
@@ -120,10 +152,17 @@ def run_script(script: Union[str, "os.PathLike[str]"], arguments: Sequence[str] 
     return submit(Pipeline(path.stem, [step]), timeout=timeout, stop_on_entry=stop_on_entry, docker_image=image)
 
 
-def build_image(*, backend: Optional[str] = None, base_image: str = "python:3.11-slim",
-                conda_file: Optional[str] = None, tag: Optional[str] = None, model: Optional[str] = None,
-                entry_script: Optional[str] = None, environment: Optional[str] = None,
-                workspace: Any = None) -> str:
+def build_image(
+    *,
+    backend: Optional[str] = None,
+    base_image: str = "python:3.11-slim",
+    conda_file: Optional[str] = None,
+    tag: Optional[str] = None,
+    model: Optional[str] = None,
+    entry_script: Optional[str] = None,
+    environment: Optional[str] = None,
+    workspace: Any = None,
+) -> str:
     """A debug scoring image; returns its tag (also the default image of :func:`run_container`).
 
     ``backend="azureml"`` (the default when ``model`` is given): Model.package of the registered
@@ -133,22 +172,34 @@ def build_image(*, backend: Optional[str] = None, base_image: str = "python:3.11
     if (backend or ("azureml" if model else "local")) == "azureml":
         if not (model and entry_script):
             raise UserError("image build --backend azureml: needs --model NAME[:VERSION] and --entry-script score.py.")
-        built = model_package.build_package_image(model, Path(entry_script),
-                                                  Path(conda_file).expanduser() if conda_file else None,
-                                                  environment, workspace=workspace, tag=tag)
+        built = model_package.build_package_image(
+            model,
+            Path(entry_script),
+            Path(conda_file).expanduser() if conda_file else None,
+            environment,
+            workspace=workspace,
+            tag=tag,
+        )
     else:
         if model or environment:
-            raise UserError("image build: --model and --environment need --backend azureml "
-                            "(a local image takes --conda-file).")
+            raise UserError("image build: --model and --environment need --backend azureml (a local image takes --conda-file).")
         packages = images.conda_pip_packages(conda_file) if conda_file else []
         built = images.build_local_image(base_image, packages, tag=tag)
     context.current().last_image = built
     return built
 
 
-def run_container(image: Optional[str], score_py: Union[str, "os.PathLike[str]"], *, name: str = "amldebug-score",
-                  http_port: int = 8000, debug_port: int = 5678, network: str = "host",
-                  timeout: Optional[float] = None, attach: bool = False) -> str:
+def run_container(
+    image: Optional[str],
+    score_py: Union[str, "os.PathLike[str]"],
+    *,
+    name: str = "amldebug-score",
+    http_port: int = 8000,
+    debug_port: int = 5678,
+    network: str = "host",
+    timeout: Optional[float] = None,
+    attach: bool = False,
+) -> str:
     """Start a scoring container of ``image`` (None: the last one :func:`build_image` made) serving
     ``score_py``, its debugpy waiting up to ``timeout`` s; with ``attach``, retarget the kernel's
     debugger at it. Returns what to tell the user."""
@@ -156,13 +207,19 @@ def run_container(image: Optional[str], score_py: Union[str, "os.PathLike[str]"]
     if not image:
         raise UserError("container run: name the IMAGE (or build one first with %aml_debug image build).")
     score_path = Path(score_py).expanduser().resolve()
-    endpoint, port = scoring.run_container(image, score_path, name=name, http_port=http_port,
-                                           debug_port=debug_port, network=network, timeout=timeout)
-    said = [f"Container {name} serves http://127.0.0.1:{port}/score and waits for a debugger "
-            f"at {endpoint.address} ({endpoint.seconds_left():.0f} s left)."]
+    endpoint, port = scoring.run_container(
+        image, score_path, name=name, http_port=http_port, debug_port=debug_port, network=network, timeout=timeout
+    )
+    said = [
+        f"Container {name} serves http://127.0.0.1:{port}/score and waits for a debugger "
+        f"at {endpoint.address} ({endpoint.seconds_left():.0f} s left)."
+    ]
     if attach:
-        target = bridge.attach(bridge.target_for_address(endpoint.host, endpoint.port, str(score_path.parent),
-                                                         scoring.APP_ROOT, label=f"container '{name}'"))
+        target = bridge.attach(
+            bridge.target_for_address(
+                endpoint.host, endpoint.port, str(score_path.parent), scoring.APP_ROOT, label=f"container '{name}'"
+            )
+        )
         said.append(bridge.retargeted(target, endpoint.seconds_left(), goal="debug init() and run()"))
     return "\n".join(said)
 
@@ -177,9 +234,17 @@ def find_run(run: Optional[str] = None) -> DebugRun:
     return context.current().runs.find(run)
 
 
-def attach(step: Optional[str] = None, *, run: Optional[str] = None, host: Optional[str] = None,
-           port: Optional[int] = None, local_root: Optional[str] = None, remote_root: Optional[str] = None,
-           wait: Optional[float] = None, stop_on_entry: Optional[bool] = None) -> str:
+def attach(
+    step: Optional[str] = None,
+    *,
+    run: Optional[str] = None,
+    host: Optional[str] = None,
+    port: Optional[int] = None,
+    local_root: Optional[str] = None,
+    remote_root: Optional[str] = None,
+    wait: Optional[float] = None,
+    stop_on_entry: Optional[bool] = None,
+) -> str:
     """Retarget the kernel's debugger (the one JupyterLab shows) at a ``step`` of a run, once it
     announces its endpoint (within ``wait`` s; default the config's ``endpoint_wait``), or at any
     debugpy at ``host``:``port``. Returns what to tell the user."""

@@ -11,19 +11,29 @@ from traitlets.config import Configurable
 class AmlDebugConfig(Configurable):
     backend = Unicode("local", config=True, help="Backend for %aml_debug pipeline submit when --backend is not given.")
     attach_timeout = Float(300.0, config=True, help="Seconds a debug step waits for a debugger (--timeout).")
-    attach_mode = CaselessStrEnum(["auto", "manual"], "auto", config=True, help=(
-        "auto: retarget the kernel's debugger when the first debug step is ready; manual: only announce it."))
+    attach_mode = CaselessStrEnum(
+        ["auto", "manual"],
+        "auto",
+        config=True,
+        help=("auto: retarget the kernel's debugger when the first debug step is ready; manual: only announce it."),
+    )
     stop_on_entry = Bool(True, config=True, help="Stop at the first statement of a debug step's script.")
     show_panel = Bool(True, config=True, help="Show the run panel after %aml_debug pipeline submit.")
     log_lines = Int(50, config=True, help="Lines %aml_debug logs shows when --lines is not given.")
     panel_log_lines = Int(200, config=True, help="Log lines the panel keeps for the selected step.")
-    endpoint_wait = Float(60.0, config=True, help=(
-        "Seconds %aml_debug attach STEP waits for the step to announce its debug endpoint (--wait)."))
+    endpoint_wait = Float(
+        60.0, config=True, help=("Seconds %aml_debug attach STEP waits for the step to announce its debug endpoint (--wait).")
+    )
     connect_timeout = Float(10.0, config=True, help="Seconds to reach a remote debugger and get its answer to 'initialize'.")
     request_timeout = Float(10.0, config=True, help="Seconds any other debugger request may take before it fails.")
-    configuration_grace = Float(3.0, config=True, help=(
-        "After 'attach', seconds to wait for the debugger UI's breakpoints before the remote step is released "
-        "(JupyterLab's sequence releases it sooner, at its setExceptionBreakpoints)."))
+    configuration_grace = Float(
+        3.0,
+        config=True,
+        help=(
+            "After 'attach', seconds to wait for the debugger UI's breakpoints before the remote step is released "
+            "(JupyterLab's sequence releases it sooner, at its setExceptionBreakpoints)."
+        ),
+    )
 
 
 def register(shell: Any, config: AmlDebugConfig) -> None:

@@ -56,7 +56,7 @@ class FrameDecoder:
             start = head_end + 4
             if len(self._buf) < start + length:
                 return out
-            out.append(json.loads(bytes(self._buf[start:start + length]).decode("utf-8")))
+            out.append(json.loads(bytes(self._buf[start : start + length]).decode("utf-8")))
             del self._buf[: start + length]
 
 
@@ -114,8 +114,9 @@ def _connect(host: str, port: int, timeout: float) -> socket.socket:
             return socket.create_connection((host, port), timeout=max(left, 0.1))
         except ConnectionRefusedError:
             if left <= pause:
-                raise DapError(f"Nothing is listening at {host}:{port} (waited {timeout:g} s); "
-                               "is the step still waiting for a debugger?") from None
+                raise DapError(
+                    f"Nothing is listening at {host}:{port} (waited {timeout:g} s); is the step still waiting for a debugger?"
+                ) from None
             time.sleep(pause)
             pause = min(pause * 2, 0.5)
         except socket.timeout:
@@ -127,8 +128,14 @@ def _connect(host: str, port: int, timeout: float) -> socket.socket:
 class DapClient:
     """A DAP client over TCP. Events are kept in order and can be awaited by name."""
 
-    def __init__(self, host: str, port: int, connect_timeout: Optional[float] = None,
-                 request_timeout: Optional[float] = None, keep_events: bool = True) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        connect_timeout: Optional[float] = None,
+        request_timeout: Optional[float] = None,
+        keep_events: bool = True,
+    ) -> None:
         """Timeouts default to the config's; ``keep_events=False``: events only go to
         :meth:`on_event` listeners (long sessions)."""
         self.address = f"{host}:{port}"
@@ -203,11 +210,13 @@ class DapClient:
         """Call ``listener(reason)`` when the peer drops the link (not when we close it)."""
         self._close_listeners.append(listener)
 
-    def wait_for_event(self, name: str, timeout: Optional[float] = None,
-                       predicate: Callable[[Message], bool] = lambda m: True) -> Message:
+    def wait_for_event(
+        self, name: str, timeout: Optional[float] = None, predicate: Callable[[Message], bool] = lambda m: True
+    ) -> Message:
         """Return the oldest not-yet-claimed ``name`` event matching ``predicate``."""
         timeout = self.request_timeout if timeout is None else timeout
         with self._events_cv:
+
             def find() -> Optional[int]:
                 for i, ev in enumerate(self._events):
                     if i not in self._claimed and ev.get("event") == name and predicate(ev):
@@ -251,8 +260,9 @@ class DapClient:
             raise DapError(f"The debugger refused '{command}': {response.get('message') or 'no reason given'}.")
         return response.get("body") or {}
 
-    def request(self, command: str, arguments: Optional[Mapping[str, Any]] = None,
-                timeout: Optional[float] = None) -> Dict[str, Any]:
+    def request(
+        self, command: str, arguments: Optional[Mapping[str, Any]] = None, timeout: Optional[float] = None
+    ) -> Dict[str, Any]:
         return self.result(self.send(command, arguments), timeout)
 
     def close(self) -> None:
@@ -286,10 +296,15 @@ def first_statement_line(path: str) -> Optional[int]:
     return body[0].lineno if body else None
 
 
-def attach(client: DapClient, *, path_mappings: Sequence[Mapping[str, str]] = (),
-           breakpoints: Optional[Mapping[str, Iterable[int]]] = None,
-           exception_filters: Sequence[str] = (), just_my_code: bool = True,
-           timeout: Optional[float] = None) -> Dict[str, List[Message]]:
+def attach(
+    client: DapClient,
+    *,
+    path_mappings: Sequence[Mapping[str, str]] = (),
+    breakpoints: Optional[Mapping[str, Iterable[int]]] = None,
+    exception_filters: Sequence[str] = (),
+    just_my_code: bool = True,
+    timeout: Optional[float] = None,
+) -> Dict[str, List[Message]]:
     """Run the DAP init sequence and release the debuggee.
 
     Breakpoints go in after ``initialized`` and before ``configurationDone``: debugpy answers
@@ -297,15 +312,27 @@ def attach(client: DapClient, *, path_mappings: Sequence[Mapping[str, str]] = ()
     blocked in ``wait_for_client()`` run, so nothing can run past them.
     Returns the adapter's ``setBreakpoints`` answers per path.
     """
-    client.request("initialize", {
-        "clientID": "amldebug", "clientName": "amldebug-jupyter", "adapterID": "python",
-        "pathFormat": "path", "linesStartAt1": True, "columnsStartAt1": True,
-        "supportsVariableType": True,
-    }, timeout)
-    attach_fut = client.send("attach", {
-        "justMyCode": just_my_code, "redirectOutput": False,
-        "pathMappings": [dict(m) for m in path_mappings],
-    })
+    client.request(
+        "initialize",
+        {
+            "clientID": "amldebug",
+            "clientName": "amldebug-jupyter",
+            "adapterID": "python",
+            "pathFormat": "path",
+            "linesStartAt1": True,
+            "columnsStartAt1": True,
+            "supportsVariableType": True,
+        },
+        timeout,
+    )
+    attach_fut = client.send(
+        "attach",
+        {
+            "justMyCode": just_my_code,
+            "redirectOutput": False,
+            "pathMappings": [dict(m) for m in path_mappings],
+        },
+    )
     limit = client.request_timeout if timeout is None else timeout
     deadline = time.monotonic() + limit
     while True:  # 'initialized', or a refusal (e.g. "already being debugged") without it
@@ -316,14 +343,18 @@ def attach(client: DapClient, *, path_mappings: Sequence[Mapping[str, str]] = ()
             break
         except DapError:
             if client.closed or time.monotonic() > deadline:
-                raise DapError(f"The debugger at {client.address} did not start a session "
-                               f"within {limit:g} s.") from None
+                raise DapError(f"The debugger at {client.address} did not start a session within {limit:g} s.") from None
     verified: Dict[str, List[Message]] = {}
     for path, lines in (breakpoints or {}).items():
-        body = client.request("setBreakpoints", {
-            "source": {"path": path}, "breakpoints": [{"line": int(n)} for n in lines],
-            "sourceModified": False,
-        }, timeout)
+        body = client.request(
+            "setBreakpoints",
+            {
+                "source": {"path": path},
+                "breakpoints": [{"line": int(n)} for n in lines],
+                "sourceModified": False,
+            },
+            timeout,
+        )
         verified[path] = body.get("breakpoints", [])
     client.request("setExceptionBreakpoints", {"filters": list(exception_filters)}, timeout)
     client.request("configurationDone", {}, timeout)

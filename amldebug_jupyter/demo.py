@@ -61,10 +61,13 @@ def write_sample(root: Path) -> Tuple[Pipeline, Path, int]:
     train.write_text(TRAIN)
     line = next(i for i, t in enumerate(TRAIN.splitlines(), 1) if "# demo breakpoint" in t)
     data = root / "data"
-    pipeline = Pipeline("demo", [
-        Step("prep", "prep.py", root / "prep", ["--out", data]),
-        Step("train", "train.py", root / "train", ["--data", data, "--epochs", 5], debug=True),
-    ])
+    pipeline = Pipeline(
+        "demo",
+        [
+            Step("prep", "prep.py", root / "prep", ["--out", data]),
+            Step("train", "train.py", root / "train", ["--data", data, "--epochs", 5], debug=True),
+        ],
+    )
     return pipeline, train, line
 
 
@@ -73,8 +76,11 @@ def _user_variables(client: DapClient, frame_id: int) -> List[Tuple[str, str]]:
     for scope in client.request("scopes", {"frameId": frame_id})["scopes"]:
         for var in client.request("variables", {"variablesReference": scope["variablesReference"]})["variables"]:
             name, vtype = var["name"], var.get("type", "")
-            if name.startswith("__") or vtype in ("module", "function", "type", "ArgumentParser") \
-                    or name in ("special variables", "function variables", "class variables", "Path", "argparse", "parser"):
+            if (
+                name.startswith("__")
+                or vtype in ("module", "function", "type", "ArgumentParser")
+                or name in ("special variables", "function variables", "class variables", "Path", "argparse", "parser")
+            ):
                 continue
             shown.append((name, var["value"]))
         if shown:
@@ -99,13 +105,11 @@ def run_demo(out: Callable[[str], None] = print, timeout: float = 60.0, keep: bo
         phase("submit")
 
         endpoint = run.wait_for_endpoint("train", timeout=timeout + 30)
-        out(f"Step 'train' waits for a debugger at {endpoint.address} "
-            f"({endpoint.seconds_left():.0f} s left)")
+        out(f"Step 'train' waits for a debugger at {endpoint.address} ({endpoint.seconds_left():.0f} s left)")
         phase("endpoint discovered")
 
         with DapClient(endpoint.host, endpoint.port) as client:
-            answers = attach(client, path_mappings=run.path_mappings("train"),
-                             breakpoints={str(train_py): [bp_line]})
+            answers = attach(client, path_mappings=run.path_mappings("train"), breakpoints={str(train_py): [bp_line]})
             ok = all(bp.get("verified") for bp in answers[str(train_py)])
             out(f"Attached; breakpoint {train_py}:{bp_line} {'verified' if ok else 'NOT verified'}")
             phase("attach")
@@ -129,8 +133,7 @@ def run_demo(out: Callable[[str], None] = print, timeout: float = 60.0, keep: bo
         out("Last lines of train's log:")
         for line in run.logs("train").splitlines()[-3:]:
             out("  " + line)
-        out("Phases: " + ", ".join(f"{k} {v:.2f} s" for k, v in phases.items())
-            + f"; total {time.perf_counter() - t0:.2f} s")
+        out("Phases: " + ", ".join(f"{k} {v:.2f} s" for k, v in phases.items()) + f"; total {time.perf_counter() - t0:.2f} s")
         if keep:
             out(f"Run folder kept at {run.run_dir}")
         return 0 if status == StepStatus.COMPLETED else 1

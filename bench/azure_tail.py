@@ -74,8 +74,10 @@ def log_content(size: int, seed: int = 11) -> bytes:
         stamp = f"2026-11-21 09:{(n // 6000) % 60:02d}:{(n // 100) % 60:02d},{n % 1000:03d}"
         kind = n % 8
         if kind < 5:
-            text = (f"{stamp} INFO train.py:{88 + kind} epoch {n // 20000:3d}/100 step {n % 20000:5d}/20000 "
-                    f"loss={rng.uniform(0.05, 2.5):.5f} acc={rng.random():.4f} lr=3.0e-04")
+            text = (
+                f"{stamp} INFO train.py:{88 + kind} epoch {n // 20000:3d}/100 step {n % 20000:5d}/20000 "
+                f"loss={rng.uniform(0.05, 2.5):.5f} acc={rng.random():.4f} lr=3.0e-04"
+            )
         elif kind == 5:
             text = f"{stamp} INFO data.py:41 Données chargées: lot {n} — {rng.randint(1, 512)} échantillons ✓"
         elif kind == 6:
@@ -90,10 +92,20 @@ def log_content(size: int, seed: int = 11) -> bytes:
 
 def endpoint_announcement() -> bytes:
     """What the debug entry prints once debugpy listens on the node."""
-    info = {"host": HOST, "port": PORT, "pid": 4242, "step": STEP, "rank": 0, "deadline": 1900000000.0,
-            "remote_root": "/mnt/azureml/cr/j/0/exe/wd", "script": "train.py", "reason": "start"}
-    return (f"{ENDPOINT_MARKER} {json.dumps(info, sort_keys=True)}\nTimeout for debug connection: 300\n"
-            f"ip_address: {HOST}\n").encode("utf-8")
+    info = {
+        "host": HOST,
+        "port": PORT,
+        "pid": 4242,
+        "step": STEP,
+        "rank": 0,
+        "deadline": 1900000000.0,
+        "remote_root": "/mnt/azureml/cr/j/0/exe/wd",
+        "script": "train.py",
+        "reason": "start",
+    }
+    return (
+        f"{ENDPOINT_MARKER} {json.dumps(info, sort_keys=True)}\nTimeout for debug connection: 300\nip_address: {HOST}\n"
+    ).encode("utf-8")
 
 
 class GrowingBlob:
@@ -110,7 +122,7 @@ class GrowingBlob:
     def advance(self, t: float) -> None:
         due = min(len(self.log), self.prefill + int(self.rate * t))
         if due > self.size:
-            self.az.append(self.blob, self.log[self.size:due])
+            self.az.append(self.blob, self.log[self.size : due])
             self.size = due
         if t > self.endpoint_at and not self.endpoint_written:  # strictly after: just missed at t
             self.az.append(self.blob, endpoint_announcement())
@@ -137,9 +149,11 @@ class Meter:
         def wrapped(url: str, headers: Mapping[str, str], timeout: float) -> logs_http.Response:
             status, answer_headers, body = get(url, headers, timeout)
             self.requests += 1
-            self.polls[-1] += (len(f"HTTP/1.1 {status} XX\r\n") + len(body) + 2
-                               + sum(len(k) + len(v) + 4 for k, v in answer_headers.items()))
+            self.polls[-1] += (
+                len(f"HTTP/1.1 {status} XX\r\n") + len(body) + 2 + sum(len(k) + len(v) + 4 for k, v in answer_headers.items())
+            )
             return status, answer_headers, body
+
         return wrapped
 
     @property
@@ -235,21 +249,29 @@ def delay(tailer: Tailer, written_at: float) -> float:
 def report(tailer: Tailer, written_at: float) -> None:
     d = delay(tailer, written_at)
     found = f"found at t={tailer.found_at:.2f} s (delay {d:.2f} s)" if math.isfinite(d) else "never found"
-    print(f"{tailer.name:>8}: {len(tailer.meter.polls):3d} polls, {tailer.meter.requests:3d} requests, "
-          f"total {tailer.meter.total / MB:8.2f} MB, median {statistics.median(tailer.meter.polls or [0]):>12,.0f} "
-          f"B/poll, {found}")
-
-
+    print(
+        f"{tailer.name:>8}: {len(tailer.meter.polls):3d} polls, {tailer.meter.requests:3d} requests, "
+        f"total {tailer.meter.total / MB:8.2f} MB, median {statistics.median(tailer.meter.polls or [0]):>12,.0f} "
+        f"B/poll, {found}"
+    )
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=float, default=SIZE / MB, help="log size when the endpoint is written")
     parser.add_argument("--endpoint-at", type=float, default=ENDPOINT_AT, help="virtual s of the endpoint write")
-    parser.add_argument("--attach-window", type=float, default=ATTACH_WINDOW,
-                        help="virtual s the step waits for a debugger after announcing itself")
-    parser.add_argument("--prefill-mb", type=float, default=0.0,
-                        help="log already written when the tailers start (default 0: both start with the run)")
+    parser.add_argument(
+        "--attach-window",
+        type=float,
+        default=ATTACH_WINDOW,
+        help="virtual s the step waits for a debugger after announcing itself",
+    )
+    parser.add_argument(
+        "--prefill-mb",
+        type=float,
+        default=0.0,
+        help="log already written when the tailers start (default 0: both start with the run)",
+    )
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -267,17 +289,23 @@ def main(argv: Optional[List[str]] = None) -> int:
     for t in tailers:
         check(t)
     mine, theirs = tailers
-    print(f"log {blob.prefill / MB:.1f} -> {len(log) / MB:.1f} MB over {args.endpoint_at:.0f} virtual s "
-          f"({blob.rate / 1000:.0f} KB/s), then the endpoint line; {time.perf_counter() - started:.1f} s real time")
+    print(
+        f"log {blob.prefill / MB:.1f} -> {len(log) / MB:.1f} MB over {args.endpoint_at:.0f} virtual s "
+        f"({blob.rate / 1000:.0f} KB/s), then the endpoint line; {time.perf_counter() - started:.1f} s real time"
+    )
     report(mine, args.endpoint_at)
     report(theirs, args.endpoint_at)
     per_poll = statistics.median(theirs.meter.polls or [0]) / max(statistics.median(mine.meter.polls or [0]), 1)
     growing = theirs.meter.median_before(args.endpoint_at) / max(mine.meter.median_before(args.endpoint_at), 1)
-    print(f"median bytes per poll, azureml/ours: {per_poll:,.0f} x over the session; {growing:,.0f} x while the log "
-          f"grows at {blob.rate / 1000:.0f} KB/s (before the endpoint line)")
-    print(f"log bytes fetched per log byte: azureml {theirs.meter.total / len(log):.2f}, ours "
-          f"{mine.meter.total / len(log):.3f} (ours reads each byte once, so the total ratio cannot exceed "
-          f"azureml's {len(theirs.meter.polls)} whole-log GETs)")
+    print(
+        f"median bytes per poll, azureml/ours: {per_poll:,.0f} x over the session; {growing:,.0f} x while the log "
+        f"grows at {blob.rate / 1000:.0f} KB/s (before the endpoint line)"
+    )
+    print(
+        f"log bytes fetched per log byte: azureml {theirs.meter.total / len(log):.2f}, ours "
+        f"{mine.meter.total / len(log):.3f} (ours reads each byte once, so the total ratio cannot exceed "
+        f"azureml's {len(theirs.meter.polls)} whole-log GETs)"
+    )
 
     bytes_ratio = theirs.meter.total / max(mine.meter.total, 1)
     d_ours, d_theirs = delay(mine, args.endpoint_at), delay(theirs, args.endpoint_at)
@@ -293,8 +321,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         result("azure_tail_bytes_total_ratio", bytes_ratio, "x", "none", True, ".1f"),
         result("azure_tail_discovery_ours", d_ours, "s", "none", math.isfinite(d_ours), ".2f"),
         result("azure_tail_discovery_azureml", d_theirs, "s", "none", True, ".2f"),
-        result("azure_tail_discovery_ratio", discovery_ratio, "x", f">={DISCOVERY_TARGET:g}",
-               discovery_ratio >= DISCOVERY_TARGET, ".1f"),
+        result(
+            "azure_tail_discovery_ratio",
+            discovery_ratio,
+            "x",
+            f">={DISCOVERY_TARGET:g}",
+            discovery_ratio >= DISCOVERY_TARGET,
+            ".1f",
+        ),
     ]
     print("\n".join(lines))
     return 0 if all(line.endswith("PASS") for line in lines) else 1

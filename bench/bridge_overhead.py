@@ -73,8 +73,6 @@ class Sample:
     stopped: float
 
 
-
-
 def loop_lines(line: int) -> Tuple[int, int]:
     """The ``for`` line and its body line: where every ``next`` must land."""
     return line - 1, line
@@ -96,13 +94,13 @@ def direct_line(client: DapClient, thread: int) -> int:
 def time_direct(srcdir: Path, line: int, steps: int, warmup: int) -> List[Sample]:
     """``steps`` timed ``next`` round trips over a bare DAP socket to a local-backend step."""
     train_py = srcdir / "train.py"
-    run = submit(Pipeline("bench-direct", [Step("train", "train.py", srcdir, debug=True)]),
-                 timeout=STEP_TIMEOUT, stop_on_entry=False)
+    run = submit(
+        Pipeline("bench-direct", [Step("train", "train.py", srcdir, debug=True)]), timeout=STEP_TIMEOUT, stop_on_entry=False
+    )
     try:
         endpoint = run.wait_for_endpoint("train", timeout=OP_TIMEOUT)
         with DapClient(endpoint.host, endpoint.port, request_timeout=OP_TIMEOUT) as client:
-            attach(client, path_mappings=run.path_mappings("train"), breakpoints={str(train_py): [line]},
-                   timeout=OP_TIMEOUT)
+            attach(client, path_mappings=run.path_mappings("train"), breakpoints={str(train_py): [line]}, timeout=OP_TIMEOUT)
             thread = client.wait_for_event("stopped", OP_TIMEOUT)["body"]["threadId"]
             check_line("direct", direct_line(client, thread), (line,))
             samples = [direct_next(client, thread) for _ in range(warmup + steps)][warmup:]
@@ -156,12 +154,16 @@ def time_bridge(srcdir: Path, line: int, steps: int, warmup: int, env: Dict[str,
     train_py = srcdir / "train.py"
     with lab_kernel(env) as lab:
         run_cell(lab, "%load_ext amldebug_jupyter")
-        run_cell(lab, textwrap.dedent(f"""
+        run_cell(
+            lab,
+            textwrap.dedent(f"""
             from amldebug_jupyter import Pipeline, Step, submit
             run = submit(Pipeline("bench-bridge", [Step("train", "train.py", {str(srcdir)!r}, debug=True)]),
                          timeout={STEP_TIMEOUT:g}, stop_on_entry=False)
             %aml_debug attach train --wait {OP_TIMEOUT:g}
-        """), expect="Debugger retargeted to step 'train'")
+        """),
+            expect="Debugger retargeted to step 'train'",
+        )
         replies = lab.toggle_on({str(train_py): [line]})
         bps = replies.get(f"setBreakpoints:{train_py}", {})
         if not replies["initialize"].get("success") or not bps.get("success"):
@@ -184,10 +186,6 @@ def check_line(who: str, got: int, allowed: Tuple[int, ...]) -> None:
     """Make sure the debuggee is where we expect (outside the timed part)."""
     if got not in allowed:
         raise RuntimeError(f"{who}: stopped at line {got}, expected one of {allowed}")
-
-
-
-
 
 
 def write_sources(root: Path) -> Path:
@@ -238,13 +236,15 @@ def describe(name: str, samples: List[Sample]) -> None:
     reply = [s.reply for s in samples]
     after = [s.stopped - s.reply for s in samples]
     q = statistics.quantiles(total, n=10)
-    print(f"{name:>6}: {len(samples)} steps in {sum(total):.3f} s; per step median "
-          f"{ms(statistics.median(total)):.2f} ms, mean {ms(statistics.mean(total)):.2f} ms "
-          f"(p10 {ms(q[0]):.2f}, p90 {ms(q[-1]):.2f}, max {ms(max(total)):.2f})")
-    print(f"{'':>6}  send->response median {ms(statistics.median(reply)):.2f} ms, "
-          f"response->stopped median {ms(statistics.median(after)):.2f} ms")
-
-
+    print(
+        f"{name:>6}: {len(samples)} steps in {sum(total):.3f} s; per step median "
+        f"{ms(statistics.median(total)):.2f} ms, mean {ms(statistics.mean(total)):.2f} ms "
+        f"(p10 {ms(q[0]):.2f}, p90 {ms(q[-1]):.2f}, max {ms(max(total)):.2f})"
+    )
+    print(
+        f"{'':>6}  send->response median {ms(statistics.median(reply)):.2f} ms, "
+        f"response->stopped median {ms(statistics.median(after)):.2f} ms"
+    )
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -256,16 +256,17 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.error("--steps must be >= 2 and --warmup >= 0")
 
     t0 = time.perf_counter()
-    print(f"bridge overhead: {args.steps} next round trips (+{args.warmup} warm-up) per variant, "
-          f"python {sys.version.split()[0]}")
+    print(f"bridge overhead: {args.steps} next round trips (+{args.warmup} warm-up) per variant, python {sys.version.split()[0]}")
     direct, bridge = measure(args.steps, args.warmup)
     describe("direct", direct)
     describe("bridge", bridge)
     d_med, b_med = statistics.median(s.stopped for s in direct), statistics.median(s.stopped for s in bridge)
     d_mean, b_mean = statistics.mean(s.stopped for s in direct), statistics.mean(s.stopped for s in bridge)
     ratio = b_med / d_med
-    print(f"ratio bridge/direct: median {ratio:.2f} x (target <= {RATIO_TARGET:g}), mean {b_mean / d_mean:.2f} x; "
-          f"bench took {time.perf_counter() - t0:.1f} s")
+    print(
+        f"ratio bridge/direct: median {ratio:.2f} x (target <= {RATIO_TARGET:g}), mean {b_mean / d_mean:.2f} x; "
+        f"bench took {time.perf_counter() - t0:.1f} s"
+    )
     lines = [
         result("bridge_next_direct", ms(d_med), "ms", "none", True),
         result("bridge_next_bridge", ms(b_med), "ms", "none", True),

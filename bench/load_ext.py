@@ -36,8 +36,10 @@ ACTIONS = {
 
 def measure(action: str, repeat: int) -> List[dict]:
     code = PROBE.format(action=ACTIONS[action])
-    return [json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                      check=True, timeout=60).stdout) for _ in range(repeat)]
+    return [
+        json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout)
+        for _ in range(repeat)
+    ]
 
 
 def main() -> int:

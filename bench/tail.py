@@ -69,18 +69,26 @@ class LogLines:
         kind = self.n % 10
         epoch, step = self.n // 20000, self.n % 20000
         if kind < 6:
-            return (f"{stamp} INFO train.py:{87 + kind} epoch {epoch:3d}/100 step {step:5d}/20000 "
-                    f"loss={self.rng.uniform(0.05, 2.5):.5f} acc={self.rng.random():.4f} lr=3.0e-04 "
-                    f"throughput={self.rng.uniform(700, 900):.1f} samples/s")
+            return (
+                f"{stamp} INFO train.py:{87 + kind} epoch {epoch:3d}/100 step {step:5d}/20000 "
+                f"loss={self.rng.uniform(0.05, 2.5):.5f} acc={self.rng.random():.4f} lr=3.0e-04 "
+                f"throughput={self.rng.uniform(700, 900):.1f} samples/s"
+            )
         if kind == 6:
-            return (f"{stamp} INFO data.py:41 Données chargées: lot {step} — {self.rng.randint(1, 512)} "
-                    f"échantillons ✓ (latence {self.rng.uniform(1, 90):.1f} µs)")
+            return (
+                f"{stamp} INFO data.py:41 Données chargées: lot {step} — {self.rng.randint(1, 512)} "
+                f"échantillons ✓ (latence {self.rng.uniform(1, 90):.1f} µs)"
+            )
         if kind == 7:
-            return (f"{stamp} WARNING torch/utils/data/dataloader.py:560 This DataLoader will create "
-                    f"{self.rng.randint(2, 16)} worker processes in total; suggested max is 4")
+            return (
+                f"{stamp} WARNING torch/utils/data/dataloader.py:560 This DataLoader will create "
+                f"{self.rng.randint(2, 16)} worker processes in total; suggested max is 4"
+            )
         if kind == 8:
-            return (f"{stamp} DEBUG metrics.py:17 gpu0 mem={self.rng.uniform(1, 15):.2f}GiB "
-                    f"util={self.rng.randint(0, 100)}% 温度={self.rng.randint(40, 85)}°C")
+            return (
+                f"{stamp} DEBUG metrics.py:17 gpu0 mem={self.rng.uniform(1, 15):.2f}GiB "
+                f"util={self.rng.randint(0, 100)}% 温度={self.rng.randint(40, 85)}°C"
+            )
         return f"[rank0]:[{stamp}] grad_norm={self.rng.uniform(0, 10):.4f} clip=1.0 ░▒▓ step {step}"
 
     def block(self, nbytes: int) -> bytes:
@@ -96,12 +104,23 @@ class LogLines:
 def endpoint_announcement(step_dir: Path) -> bytes:
     """What the debug entry prints once debugpy listens (same JSON keys, sorted the same way)."""
     info = {
-        "host": "127.0.0.1", "port": PORT, "pid": os.getpid(), "step": STEP, "rank": 0,
-        "deadline": round(time.time() + 300, 3), "timeout": 300.0, "remote_root": str(step_dir),
-        "script": str(step_dir / "train.py"), "stop_on_entry": False, "reason": "start",
+        "host": "127.0.0.1",
+        "port": PORT,
+        "pid": os.getpid(),
+        "step": STEP,
+        "rank": 0,
+        "deadline": round(time.time() + 300, 3),
+        "timeout": 300.0,
+        "remote_root": str(step_dir),
+        "script": str(step_dir / "train.py"),
+        "stop_on_entry": False,
+        "reason": "start",
     }
-    lines = [f"{ENDPOINT_MARKER} {json.dumps(info, sort_keys=True)}",
-             "Timeout for debug connection: 300", "ip_address: 127.0.0.1"]
+    lines = [
+        f"{ENDPOINT_MARKER} {json.dumps(info, sort_keys=True)}",
+        "Timeout for debug connection: 300",
+        "ip_address: 127.0.0.1",
+    ]
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
@@ -205,8 +224,7 @@ def azureml_wait(elapsed: float) -> float:
     return max(2.0, 60.0 / (1.0 + 100.0 * math.exp(-elapsed / 20.0)))
 
 
-def incremental_print(log: str, printed: int, fileout: IO[str], detector: EndpointDetector,
-                      found: Found) -> int:
+def incremental_print(log: str, printed: int, fileout: IO[str], detector: EndpointDetector, found: Found) -> int:
     """azureml-core's ``incremental_print``, plus a look at each newly printed line."""
     count = 0
     for line in log.splitlines():
@@ -237,8 +255,7 @@ class AzuremlTailer(threading.Thread):
             while not self.stop.wait(azureml_wait(time.monotonic() - start)):
                 data = self.path.read_bytes()  # download_text_from_url(...): the whole log
                 self.polls.append((time.monotonic(), len(data)))
-                printed = incremental_print(data.decode("utf-8", errors="replace"), printed, sink,
-                                            detector, self.found)
+                printed = incremental_print(data.decode("utf-8", errors="replace"), printed, sink, detector, self.found)
                 if self.found.at is not None:
                     return
 
@@ -313,35 +330,37 @@ def check_detected(found: Found, who: str) -> None:
 
 def report(f: Figures) -> None:
     delay = f"{f.delay:.3f} s" if math.isfinite(f.delay) else "never"
-    print(f"{f.name:>8}: {f.polls:4d} polls, median {f.median_bytes:>12,.0f} B/poll, "
-          f"total {f.total_bytes / MB:8.1f} MB, discovery delay {delay}")
-
-
+    print(
+        f"{f.name:>8}: {f.polls:4d} polls, median {f.median_bytes:>12,.0f} B/poll, "
+        f"total {f.total_bytes / MB:8.1f} MB, discovery delay {delay}"
+    )
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--time-limit", type=float, default=30.0,
-                        help="seconds the writer may take to reach 50 MB (default 30)")
+    parser.add_argument("--time-limit", type=float, default=30.0, help="seconds the writer may take to reach 50 MB (default 30)")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="amldebug-bench-tail-") as tmp:
         os.environ["AMLDEBUG_HOME"] = str(Path(tmp) / "home")
         ours, theirs, catch_up = run_scenario(Path(tmp), args.time_limit)
 
-    print(f"log {PREFILL / MB:.0f} MB -> {FINAL_SIZE / MB:.0f} MB at {WRITE_RATE / 1000:.0f} KB/s; "
-          f"our tailer read the {PREFILL / MB:.0f} MB backlog in {catch_up:.2f} s")
+    print(
+        f"log {PREFILL / MB:.0f} MB -> {FINAL_SIZE / MB:.0f} MB at {WRITE_RATE / 1000:.0f} KB/s; "
+        f"our tailer read the {PREFILL / MB:.0f} MB backlog in {catch_up:.2f} s"
+    )
     report(ours)
     report(theirs)
     ratio = theirs.median_bytes / ours.median_bytes if ours.median_bytes else math.inf
-    print(f"bytes per poll, azureml/ours: {ratio:,.0f} x (target >= {RATIO_TARGET:g}); "
-          f"total bytes, azureml/ours: {theirs.total_bytes / max(ours.total_bytes, 1):.1f} x")
+    print(
+        f"bytes per poll, azureml/ours: {ratio:,.0f} x (target >= {RATIO_TARGET:g}); "
+        f"total bytes, azureml/ours: {theirs.total_bytes / max(ours.total_bytes, 1):.1f} x"
+    )
     lines = [
         result("tail_bytes_per_poll_ours", ours.median_bytes, "bytes", "none", True, ".0f"),
         result("tail_bytes_per_poll_azureml", theirs.median_bytes, "bytes", "none", True, ".0f"),
         result("tail_bytes_ratio", ratio, "x", f">={RATIO_TARGET:g}", ratio >= RATIO_TARGET, ".0f"),
-        result("tail_discovery_ours", ours.delay, "s", f"<={DISCOVERY_TARGET:g}",
-               ours.delay <= DISCOVERY_TARGET, ".3f"),
+        result("tail_discovery_ours", ours.delay, "s", f"<={DISCOVERY_TARGET:g}", ours.delay <= DISCOVERY_TARGET, ".3f"),
         result("tail_discovery_azureml", theirs.delay, "s", "none", True, ".3f"),
     ]
     print("\n".join(lines))

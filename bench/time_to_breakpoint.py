@@ -42,25 +42,26 @@ OP_TIMEOUT = 30.0  # any single wait in the bench
 RATIO_TARGET = 1.5
 TAG_VAR = "TTB_BENCH_TAG"  # marks every process we start, including debugpy's daemonized adapters
 
-LOOP = f'''\
+LOOP = f"""\
 total = 0
 for i in range(5):
     total += i * i  {MARK}
 print("loop done, total =", total)
-'''
+"""
 
 TRAIN = '"""Bench step: a small loop."""\n' + LOOP
 
-FLOOR = f'''\
+FLOOR = (
+    f'''\
 """Bench floor: bare debugpy listen + wait_for_client, then the same small loop."""
 import debugpy
 
 host, port = debugpy.listen(("{HOST}", 0))
 print(port, flush=True)
 debugpy.wait_for_client()
-''' + LOOP
-
-
+'''
+    + LOOP
+)
 
 
 def child_env() -> Dict[str, str]:
@@ -86,8 +87,7 @@ def read_port(proc: subprocess.Popen, timeout: float) -> int:
     return int(buf.split(b"\n", 1)[0])
 
 
-def stop_at_breakpoint(client: DapClient, path: Path, line: int,
-                       mappings: Optional[List[Dict[str, str]]] = None) -> Dict:
+def stop_at_breakpoint(client: DapClient, path: Path, line: int, mappings: Optional[List[Dict[str, str]]] = None) -> Dict:
     """Attach with one breakpoint and wait until the debuggee stops; returns the event."""
     attach(client, path_mappings=mappings or (), breakpoints={str(path): [line]}, timeout=OP_TIMEOUT)
     return client.wait_for_event("stopped", timeout=OP_TIMEOUT)
@@ -108,10 +108,6 @@ def release(client: DapClient, stopped: Dict, path: Path) -> None:
     client.request("disconnect", {"terminateDebuggee": False})
 
 
-
-
-
-
 def reap(proc: subprocess.Popen) -> None:
     """Wait (bounded) for the floor script, then kill anything still in its process group."""
     try:
@@ -130,9 +126,15 @@ def reap(proc: subprocess.Popen) -> None:
 def time_floor(script: Path, line: int) -> float:
     """Seconds from starting the bare debugpy script to the ``stopped`` event."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-u", str(script)], cwd=script.parent, env=child_env(),
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-u", str(script)],
+        cwd=script.parent,
+        env=child_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         port = read_port(proc, OP_TIMEOUT)
         with DapClient(HOST, port, request_timeout=OP_TIMEOUT) as client:
@@ -151,8 +153,7 @@ def time_ours(srcdir: Path, line: int) -> float:
     """Seconds from ``submit()`` to the ``stopped`` event, through our whole local loop."""
     train_py = srcdir / "train.py"
     t0 = time.perf_counter()
-    run = submit(Pipeline("bench", [Step("train", "train.py", srcdir, debug=True)]),
-                 timeout=STEP_TIMEOUT, stop_on_entry=False)
+    run = submit(Pipeline("bench", [Step("train", "train.py", srcdir, debug=True)]), timeout=STEP_TIMEOUT, stop_on_entry=False)
     try:
         endpoint = run.wait_for_endpoint("train", timeout=OP_TIMEOUT)
         with DapClient(endpoint.host, endpoint.port, request_timeout=OP_TIMEOUT) as client:
@@ -212,8 +213,6 @@ def measure(repeat: int, warmup: int) -> Tuple[List[float], List[float]]:
     return floors, ours
 
 
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="timed pairs (default 5)")
@@ -226,10 +225,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     floors, ours = measure(args.repeat, args.warmup)
     floor_med, ours_med = statistics.median(floors), statistics.median(ours)
     ratio = ours_med / floor_med
-    print(f"floor (bare debugpy, process start -> stopped): median {floor_med:.3f} s "
-          f"(min {min(floors):.3f}, max {max(floors):.3f})")
-    print(f"ours  (submit() -> stopped):                    median {ours_med:.3f} s "
-          f"(min {min(ours):.3f}, max {max(ours):.3f})")
+    print(
+        f"floor (bare debugpy, process start -> stopped): median {floor_med:.3f} s (min {min(floors):.3f}, max {max(floors):.3f})"
+    )
+    print(f"ours  (submit() -> stopped):                    median {ours_med:.3f} s (min {min(ours):.3f}, max {max(ours):.3f})")
     print(f"ratio ours/floor: {ratio:.2f} x (target <= {RATIO_TARGET:g})")
     lines = [
         result("ttb_floor", floor_med, "s", "none", True),

@@ -40,8 +40,7 @@ class Debugger:
         return {"event": event, "frames": frames, "thread": event["body"]["threadId"]}
 
     def evaluate(self, frame_id: int, expression: str) -> str:
-        return self.client.request("evaluate", {"expression": expression, "frameId": frame_id,
-                                                "context": "repl"})["result"]
+        return self.client.request("evaluate", {"expression": expression, "frameId": frame_id, "context": "repl"})["result"]
 
     def resume(self, thread: int) -> None:
         self.client.request("continue", {"threadId": thread})

@@ -16,15 +16,18 @@ def pipeline(tmp_path: Path) -> Pipeline:
     return Pipeline("p", [Step("train", "train.py", src)])
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"timeout": -1}, "timeout must be a number of seconds >= 0, got -1"),
-    ({"timeout": "soon"}, "timeout must be a number of seconds >= 0, got 'soon'"),
-    ({"timeout": float("nan")}, "timeout must be a number"),
-    ({"port": 70000}, "port must be an integer from 0"),
-    ({"port": "5678"}, "port must be an integer from 0"),
-    ({"debug": ["evaluate"]}, "No step named 'evaluate' in pipeline 'p' (steps: train)."),
-    ({"backend": "kubernetes"}, "Unknown backend 'kubernetes': choose one of local, azureml."),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"timeout": -1}, "timeout must be a number of seconds >= 0, got -1"),
+        ({"timeout": "soon"}, "timeout must be a number of seconds >= 0, got 'soon'"),
+        ({"timeout": float("nan")}, "timeout must be a number"),
+        ({"port": 70000}, "port must be an integer from 0"),
+        ({"port": "5678"}, "port must be an integer from 0"),
+        ({"debug": ["evaluate"]}, "No step named 'evaluate' in pipeline 'p' (steps: train)."),
+        ({"backend": "kubernetes"}, "Unknown backend 'kubernetes': choose one of local, azureml."),
+    ],
+)
 def test_bad_options(pipeline: Pipeline, amldebug_home: Path, kwargs: dict, message: str) -> None:
     with pytest.raises(UserError) as err:
         submit(pipeline, **kwargs)

@@ -12,8 +12,9 @@ from pathlib import Path
 
 def amldebug(*args: str, env_home: Path, timeout: float = 120) -> subprocess.CompletedProcess:
     exe = shutil.which("amldebug", path=os.path.dirname(sys.executable)) or "amldebug"
-    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=timeout,
-                          env=dict(os.environ, AMLDEBUG_HOME=str(env_home)))
+    return subprocess.run(
+        [exe, *args], capture_output=True, text=True, timeout=timeout, env=dict(os.environ, AMLDEBUG_HOME=str(env_home))
+    )
 
 
 def test_demo_stops_at_the_breakpoint_and_completes(amldebug_home: Path) -> None:
@@ -26,8 +27,11 @@ def test_demo_stops_at_the_breakpoint_and_completes(amldebug_home: Path) -> None
     assert stop and not stop.group(1).startswith(str(amldebug_home))  # the user's path, not the snapshot
     assert "epoch=0" in out and "w=0.0" in out
     assert "step prep: Completed" in out and "step train: Completed" in out
-    assert re.search(r"Phases: write sample [\d.]+ s, submit [\d.]+ s, endpoint discovered [\d.]+ s, "
-                     r"attach [\d.]+ s, stopped at breakpoint [\d.]+ s, run completed [\d.]+ s", out)
+    assert re.search(
+        r"Phases: write sample [\d.]+ s, submit [\d.]+ s, endpoint discovered [\d.]+ s, "
+        r"attach [\d.]+ s, stopped at breakpoint [\d.]+ s, run completed [\d.]+ s",
+        out,
+    )
     run_id = re.search(r"Submitted run (\S+)", out).group(1)
     logs = amldebug("logs", run_id, "train", env_home=amldebug_home)
     assert logs.returncode == 0 and "train: done" in logs.stdout

@@ -17,10 +17,17 @@ from amldebug_jupyter import Pipeline, Step, submit
 from amldebug_jupyter.dap import DapClient, FrameDecoder, PendingRequests, attach, encode, first_statement_line
 from amldebug_jupyter.errors import DapError
 
-messages = st.lists(st.fixed_dictionaries({
-    "seq": st.integers(1, 10**6), "type": st.sampled_from(["event", "response"]),
-    "body": st.dictionaries(st.text(max_size=5), st.text(max_size=20), max_size=3),
-}), min_size=1, max_size=8)
+messages = st.lists(
+    st.fixed_dictionaries(
+        {
+            "seq": st.integers(1, 10**6),
+            "type": st.sampled_from(["event", "response"]),
+            "body": st.dictionaries(st.text(max_size=5), st.text(max_size=20), max_size=3),
+        }
+    ),
+    min_size=1,
+    max_size=8,
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -78,8 +85,11 @@ def read_requests(conn: socket.socket, n: int) -> List[dict]:
 
 
 def reply(conn: socket.socket, req: dict, **body) -> None:
-    conn.sendall(encode({"type": "response", "seq": 0, "request_seq": req["seq"], "success": True,
-                         "command": req["command"], "body": body}))
+    conn.sendall(
+        encode(
+            {"type": "response", "seq": 0, "request_seq": req["seq"], "success": True, "command": req["command"], "body": body}
+        )
+    )
 
 
 def test_out_of_order_replies_reach_the_right_caller() -> None:
@@ -160,9 +170,11 @@ def test_a_late_reply_after_a_timeout_does_not_break_the_session() -> None:
 
     adapter = ScriptedAdapter(handle)
     with DapClient("127.0.0.1", adapter.port) as client:
+
         async def give_up():  # the kernel bridge waits like this; a timeout cancels the future
             with pytest.raises(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.wrap_future(client.send("threads")), 0.1)
+
         asyncio.run(give_up())
         time.sleep(0.6)
         assert client.request("modules", timeout=5)["which"] == "next"

@@ -17,16 +17,22 @@ from support.kernel_harness import JUPYTERLAB_INITIALIZE, LabFrontend
 pytestmark = pytest.mark.kernel  # each test drives a real ipykernel as JupyterLab does
 
 
-def test_restart_kernel_and_debug_returns_to_the_remote(tmp_path: Path, amldebug_home: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_restart_kernel_and_debug_returns_to_the_remote(
+    tmp_path: Path, amldebug_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     prefix = tmp_path / "prefix"
-    out = subprocess.run([sys.executable, "-m", "amldebug_jupyter.cli", "kernelspec", "install", "--prefix", str(prefix)],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "amldebug_jupyter.cli", "kernelspec", "install", "--prefix", str(prefix)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "Installed the kernel 'Python 3 (amldebug)'" in out
     monkeypatch.setenv("JUPYTER_PATH", str(prefix / "share" / "jupyter"))
     train = write(tmp_path / "src" / "train.py", "total = 0\nfor i in range(3):\n    total += i  # bp\nprint(total)\n")
-    km, kc = start_new_kernel(kernel_name="amldebug", env=dict(os.environ, AMLDEBUG_HOME=str(amldebug_home),
-                                                                   PYDEVD_DISABLE_FILE_VALIDATION="1"))
+    km, kc = start_new_kernel(
+        kernel_name="amldebug", env=dict(os.environ, AMLDEBUG_HOME=str(amldebug_home), PYDEVD_DISABLE_FILE_VALIDATION="1")
+    )
     lab = LabFrontend(km, kc)
     pid = None
     try:
@@ -47,8 +53,9 @@ def test_restart_kernel_and_debug_returns_to_the_remote(tmp_path: Path, amldebug
         assert lab.request("initialize", JUPYTERLAB_INITIALIZE)["success"]
         lab.request("attach", {})
         bp = line_of(train, "# bp")
-        rep = lab.request("setBreakpoints", {"source": {"path": str(train)}, "breakpoints": [{"line": bp}],
-                                             "sourceModified": False})
+        rep = lab.request(
+            "setBreakpoints", {"source": {"path": str(train)}, "breakpoints": [{"line": bp}], "sourceModified": False}
+        )
         assert rep["body"]["breakpoints"][0]["verified"] is True
         assert lab.request("configurationDone", {})["success"]
         stop = lab.stopped_frame()

@@ -192,8 +192,7 @@ def test_an_added_upward_import_is_caught(tmp_path: Path) -> None:
     shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("labextension", "__pycache__"))
     pipeline = copy / "core" / "pipeline.py"
     pipeline.write_text(pipeline.read_text() + "\n\ndef _bad():\n    from amldebug_jupyter.notebook import magics\n")
-    assert any(f.startswith("amldebug_jupyter.core.pipeline:") and "notebook.magics" in f
-               for f in upward_imports(copy))
+    assert any(f.startswith("amldebug_jupyter.core.pipeline:") and "notebook.magics" in f for f in upward_imports(copy))
     errors = copy / "errors.py"
     errors.write_text(errors.read_text() + "\nfrom amldebug_jupyter import config\n")
     config = copy / "config.py"

@@ -31,15 +31,17 @@ def play_debugger(lab: LabFrontend, seen: Dict[str, object], errors: List[BaseEx
         entry = lab.stopped_frame(timeout=30)
         seen["entry"] = (entry["frame"]["source"]["path"], entry["frame"]["line"])
         loop_line = line_of(TRAIN, "a good place for a breakpoint")
-        rep = lab.request("setBreakpoints", {"source": {"path": str(TRAIN)}, "breakpoints": [{"line": loop_line}],
-                                             "sourceModified": False})
+        rep = lab.request(
+            "setBreakpoints", {"source": {"path": str(TRAIN)}, "breakpoints": [{"line": loop_line}], "sourceModified": False}
+        )
         seen["verified"] = rep["body"]["breakpoints"][0]["verified"]
         lab.request("continue", {"threadId": entry["thread"]})
         stop = lab.stopped_frame(timeout=30)
         seen["loop"] = stop["frame"]["line"]
         seen["variables"] = lab.frame_variables(stop["frame"]["id"])
-        seen["console"] = lab.request("evaluate", {"expression": "w * 2", "frameId": stop["frame"]["id"],
-                                                   "context": "repl"})["body"]["result"]
+        seen["console"] = lab.request("evaluate", {"expression": "w * 2", "frameId": stop["frame"]["id"], "context": "repl"})[
+            "body"
+        ]["result"]
         lab.request("setBreakpoints", {"source": {"path": str(TRAIN)}, "breakpoints": [], "sourceModified": False})
         lab.request("continue", {"threadId": stop["thread"]})
         lab.toggle_off()
@@ -74,10 +76,13 @@ def test_walkthrough_notebook_runs_top_to_bottom(amldebug_home: Path) -> None:
     assert seen["verified"] is True and seen["loop"] == line_of(TRAIN, "a good place for a breakpoint")
     assert seen["variables"]["epoch"] == "0" and seen["variables"]["w"] == "0.0"
     assert seen["console"] == "0.0"
-    outputs = {i: "".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for o in c.get("outputs", []))
-               for i, c in enumerate(nb.cells) if c.cell_type == "code"}
+    outputs = {
+        i: "".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for o in c.get("outputs", []))
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code"
+    }
     text = "\n".join(outputs.values())
-    assert "'Completed'" in text                      # run.wait()
-    assert "train (debug)  Completed" in text         # %aml_debug status
-    assert "train: done, w=" in text                  # %aml_debug logs train
+    assert "'Completed'" in text  # run.wait()
+    assert "train (debug)  Completed" in text  # %aml_debug status
+    assert "train: done, w=" in text  # %aml_debug logs train
     assert not any(o.get("output_type") == "error" for c in nb.cells if c.cell_type == "code" for o in c["outputs"])

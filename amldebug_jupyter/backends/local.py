@@ -122,8 +122,7 @@ class LocalBackend:
             snapshot(step.source_path, step_dir, runs_root)
             if step.debug:
                 shutil.copyfile(ENTRY_FILE, step_dir / ENTRY_NAME)
-            states[step.name] = StepState(step.name, step.debug, step.source_path, step_dir,
-                                          log_dir=step_dir / "user_logs")
+            states[step.name] = StepState(step.name, step.debug, step.source_path, step_dir, log_dir=step_dir / "user_logs")
         run = DebugRun(run_id, pipeline, self, options, states, run_dir=run_dir)
         tailer = LogTailer(self.poll_interval)
         for step in pipeline.steps:
@@ -132,16 +131,27 @@ class LocalBackend:
         local = self._runs[run_id] = _LocalRun(tailer)
         run.set_status(RUNNING)
         tailer.start()
-        threading.Thread(target=self._run_steps, args=(run, local), name=f"amldebug-{run_id}",
-                         daemon=True).start()
+        threading.Thread(target=self._run_steps, args=(run, local), name=f"amldebug-{run_id}", daemon=True).start()
         return run
 
     def command(self, step: Step, state: StepState, options: DebugOptions) -> List[str]:
         if not step.debug:
             return [self.python, "-u", step.script, *step.arguments]
-        argv = [self.python, "-u", ENTRY_NAME, "--host", "127.0.0.1", "--port", str(options.port),
-                "--timeout", f"{options.timeout:g}", "--step", step.name,
-                "--remote-root", str(state.remote_root)]
+        argv = [
+            self.python,
+            "-u",
+            ENTRY_NAME,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(options.port),
+            "--timeout",
+            f"{options.timeout:g}",
+            "--step",
+            step.name,
+            "--remote-root",
+            str(state.remote_root),
+        ]
         if options.stop_on_entry:
             argv.append("--stop-on-entry")
         if options.post_mortem:
@@ -170,8 +180,7 @@ class LocalBackend:
 
     def _run_step(self, run: DebugRun, local: _LocalRun, step: Step) -> str:
         state = run.steps[step.name]
-        env = dict({} if self.image else os.environ, PYTHONUNBUFFERED="1", AMLDEBUG_RUN_ID=run.id,
-                   AMLDEBUG_STEP=step.name)
+        env = dict({} if self.image else os.environ, PYTHONUNBUFFERED="1", AMLDEBUG_RUN_ID=run.id, AMLDEBUG_STEP=step.name)
         if step.debug:
             env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
         start = partial(StepContainer, self.image) if self.image else _StepProcess
@@ -179,8 +188,7 @@ class LocalBackend:
             if local.canceled.is_set():
                 return CANCELED
             try:
-                local.proc = start(self.command(step, state, run.options), state.remote_root, env,
-                                   state.remote_root / STD_LOG)
+                local.proc = start(self.command(step, state, run.options), state.remote_root, env, state.remote_root / STD_LOG)
             except UserError as e:  # the step's log says why it never ran
                 with open(state.remote_root / STD_LOG, "a") as log_file:
                     log_file.write(f"amldebug: {e}\n")

@@ -1,9 +1,9 @@
 """Point the notebook kernel's debugger (what JupyterLab's debugger talks to) at a remote step.
 
-    from amldebug_jupyter import bridge
-    bridge.attach(bridge.target_for_step(run, "train"))   # or %aml_debug attach train
-    ... turn on JupyterLab's debugger: it now debugs the step ...
-    bridge.detach()                                        # or %aml_debug detach
+from amldebug_jupyter import bridge
+bridge.attach(bridge.target_for_step(run, "train"))   # or %aml_debug attach train
+... turn on JupyterLab's debugger: it now debugs the step ...
+bridge.detach()                                        # or %aml_debug detach
 """
 
 from __future__ import annotations
@@ -20,8 +20,19 @@ from amldebug_jupyter.errors import UserError
 if TYPE_CHECKING:  # pragma: no cover
     from amldebug_jupyter.core.run import DebugRun
 
-__all__ = ["BridgeTimeouts", "RemoteSession", "Target", "attach", "attach_step", "auto_attach", "detach",
-           "retargeted", "target_for_step", "target_for_address", "to_local_path"]
+__all__ = [
+    "BridgeTimeouts",
+    "RemoteSession",
+    "Target",
+    "attach",
+    "attach_step",
+    "auto_attach",
+    "detach",
+    "retargeted",
+    "target_for_step",
+    "target_for_address",
+    "to_local_path",
+]
 
 
 def to_local_path(remote_path: str, path_mappings: Sequence[Dict[str, str]]) -> Optional[str]:
@@ -29,7 +40,7 @@ def to_local_path(remote_path: str, path_mappings: Sequence[Dict[str, str]]) -> 
     for m in path_mappings:
         root = m["remoteRoot"].rstrip("/")
         if remote_path == root or remote_path.startswith(root + "/"):
-            rel = remote_path[len(root):].lstrip("/")
+            rel = remote_path[len(root) :].lstrip("/")
             return os.path.join(m["localRoot"], *PurePosixPath(rel).parts) if rel else m["localRoot"]
     return None
 
@@ -47,12 +58,12 @@ def target_for_step(run: "DebugRun", step: str, stop_on_entry: Optional[bool] = 
         line = first_statement_line(local_script) if local_script else None
         if local_script and line:
             entry = (local_script, line)
-    return Target(endpoint.host, endpoint.port, label=f"step '{step}'", path_mappings=mappings,
-                  entry_breakpoint=entry)
+    return Target(endpoint.host, endpoint.port, label=f"step '{step}'", path_mappings=mappings, entry_breakpoint=entry)
 
 
-def target_for_address(host: str, port: int, local_root: Optional[str] = None,
-                       remote_root: Optional[str] = None, label: Optional[str] = None) -> Target:
+def target_for_address(
+    host: str, port: int, local_root: Optional[str] = None, remote_root: Optional[str] = None, label: Optional[str] = None
+) -> Target:
     """A target given by address (any ``debugpy.listen``), optionally with one path mapping."""
     if (local_root is None) != (remote_root is None):
         raise UserError("Give both --local-root and --remote-root (a path mapping needs both ends), or neither.")
@@ -71,8 +82,9 @@ def attach(target: Target) -> Target:
 
     cfg = context.current().config
     bridge = current_bridge()
-    bridge.timeouts = BridgeTimeouts(connect=cfg.connect_timeout, request=cfg.request_timeout,
-                                     configuration_grace=cfg.configuration_grace)
+    bridge.timeouts = BridgeTimeouts(
+        connect=cfg.connect_timeout, request=cfg.request_timeout, configuration_grace=cfg.configuration_grace
+    )
     bridge.attach(target)
     return target
 
@@ -95,12 +107,15 @@ def retargeted(target: Target, seconds_left: Optional[float] = None, goal: str =
     where = "; ".join(f"{m['localRoot']} <-> {m['remoteRoot']}" for m in target.path_mappings) or "no path mapping"
     at = f" at {target.address}" if target.name != target.address else ""
     deadline = f"; it waits {seconds_left:.0f} s more" if seconds_left is not None else ""
-    return (f"Debugger retargeted to {target.name}{at} ({where}{deadline}). "
-            f"Turn on the debugger (bug icon) for this notebook to {goal}.")
+    return (
+        f"Debugger retargeted to {target.name}{at} ({where}{deadline}). "
+        f"Turn on the debugger (bug icon) for this notebook to {goal}."
+    )
 
 
-def auto_attach(run: "DebugRun", announce: Callable[[str], None],
-                report: Callable[[str, str, str], None] = lambda step, title, why: None) -> Callable[[], None]:
+def auto_attach(
+    run: "DebugRun", announce: Callable[[str], None], report: Callable[[str, str, str], None] = lambda step, title, why: None
+) -> Callable[[], None]:
     """Retarget the debugger at the first step of ``run`` that waits for one; returns an unsubscribe.
 
     ``announce`` gets a line for the cell; ``report(step, title, why)`` a failed attach (the

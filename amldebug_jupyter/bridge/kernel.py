@@ -21,9 +21,16 @@ from amldebug_jupyter.errors import UserError
 Message = Dict[str, Any]
 
 _JUPYTERLAB_INITIALIZE = {
-    "clientID": "jupyterlab", "clientName": "JupyterLab", "adapterID": "python", "pathFormat": "path",
-    "linesStartAt1": True, "columnsStartAt1": True, "supportsVariableType": True,
-    "supportsVariablePaging": True, "supportsRunInTerminalRequest": True, "locale": "en",
+    "clientID": "jupyterlab",
+    "clientName": "JupyterLab",
+    "adapterID": "python",
+    "pathFormat": "path",
+    "linesStartAt1": True,
+    "columnsStartAt1": True,
+    "supportsVariableType": True,
+    "supportsVariablePaging": True,
+    "supportsRunInTerminalRequest": True,
+    "locale": "en",
 }
 
 
@@ -76,10 +83,15 @@ class KernelBridge:
         if self.target is None:
             return cast(Message, await self._stock(msg))
         if self.session is None:
-            self.session = RemoteSession(self.target, publish=self.kernel._publish_debug_event,
-                                         local=self._kernel_debugger, is_cell_path=self._is_cell_path,
-                                         timeouts=self.timeouts, remembered=self.remembered,
-                                         on_problem=self._problem)
+            self.session = RemoteSession(
+                self.target,
+                publish=self.kernel._publish_debug_event,
+                local=self._kernel_debugger,
+                is_cell_path=self._is_cell_path,
+                timeouts=self.timeouts,
+                remembered=self.remembered,
+                on_problem=self._problem,
+            )
         reply = await self.session.handle(msg)
         if msg.get("command") == "disconnect":  # the UI's toggle-off detaches
             self._forget_remote("detached")
@@ -109,11 +121,14 @@ class KernelBridge:
 
         def swap() -> None:
             if self.kernel.debugger.is_started:
-                raise UserError("JupyterLab's debugger is on for this notebook (debugging its cells): "
-                                "turn it off with the bug icon, run the attach again, then turn it back on.")
+                raise UserError(
+                    "JupyterLab's debugger is on for this notebook (debugging its cells): "
+                    "turn it off with the bug icon, run the attach again, then turn it back on."
+                )
             if self.session is not None and self.session.started:
-                raise UserError(f"Already debugging {self.target.name if self.target else 'a remote step'}: "
-                                "run %aml_debug detach first.")
+                raise UserError(
+                    f"Already debugging {self.target.name if self.target else 'a remote step'}: run %aml_debug detach first."
+                )
             self.target, self.session = target, None
             for callback in list(self.on_change):
                 callback(target, "attached")
@@ -145,13 +160,17 @@ class KernelBridge:
 
         async def start_local() -> None:
             seq = iter(range(1, 10_000))
-            await self._stock({"seq": next(seq), "type": "request", "command": "initialize",
-                               "arguments": _JUPYTERLAB_INITIALIZE})
+            await self._stock({"seq": next(seq), "type": "request", "command": "initialize", "arguments": _JUPYTERLAB_INITIALIZE})
             await self._stock({"seq": next(seq), "type": "request", "command": "attach", "arguments": {}})
             for path, bps in cell_breakpoints.items():
-                await self._stock({"seq": next(seq), "type": "request", "command": "setBreakpoints",
-                                   "arguments": {"source": {"path": path}, "breakpoints": bps,
-                                                 "sourceModified": False}})
+                await self._stock(
+                    {
+                        "seq": next(seq),
+                        "type": "request",
+                        "command": "setBreakpoints",
+                        "arguments": {"source": {"path": path}, "breakpoints": bps, "sourceModified": False},
+                    }
+                )
 
         self.run_on_control(start_local, timeout=30)
 
@@ -189,8 +208,9 @@ class KernelBridge:
             return future.result(timeout)
         except FutureTimeout:
             future.cancel()
-            raise UserError(f"The kernel's control channel stayed busy for {timeout:g} s "
-                            "(a debug request to a frozen remote?); try again.") from None
+            raise UserError(
+                f"The kernel's control channel stayed busy for {timeout:g} s (a debug request to a frozen remote?); try again."
+            ) from None
 
 
 def current_bridge() -> KernelBridge:
@@ -200,6 +220,8 @@ def current_bridge() -> KernelBridge:
     ip = get_ipython()
     kernel = getattr(ip, "kernel", None)
     if kernel is None or not hasattr(kernel, "debugger"):
-        raise UserError("Attaching JupyterLab's debugger needs a Jupyter kernel (ipykernel); "
-                        "outside one, use `amldebug_jupyter.dap.DapClient` or VS Code.")
+        raise UserError(
+            "Attaching JupyterLab's debugger needs a Jupyter kernel (ipykernel); "
+            "outside one, use `amldebug_jupyter.dap.DapClient` or VS Code."
+        )
     return KernelBridge.install(kernel)

@@ -143,7 +143,7 @@ class _Parser:
         return node
 
     def show(self, tok: _Token) -> str:
-        return "string" if tok.kind == "string" else _clip(self.text[tok.start:tok.end])
+        return "string" if tok.kind == "string" else _clip(self.text[tok.start : tok.end])
 
     def next(self, expected: str) -> _Token:
         if self.i >= len(self.toks):
@@ -160,7 +160,7 @@ class _Parser:
         if tok.kind in ("{", "["):
             return self.container(tok)
         if tok.kind == "string":
-            return _Node("string", tok.start, tok.end, value=json.loads(self.text[tok.start:tok.end]))
+            return _Node("string", tok.start, tok.end, value=json.loads(self.text[tok.start : tok.end]))
         if tok.kind == "atom":
             return _Node("atom", tok.start, tok.end)
         raise JsoncError(self.text, tok.start, f"expected a value, found {self.show(tok)}")
@@ -179,12 +179,11 @@ class _Parser:
                 if is_object:
                     key = self.next("a key")
                     if key.kind != "string":
-                        raise JsoncError(self.text, key.start, f"expected a \"key\" in quotes, found {self.show(key)}")
+                        raise JsoncError(self.text, key.start, f'expected a "key" in quotes, found {self.show(key)}')
                     colon = self.next("':'")
                     if colon.kind != ":":
-                        raise JsoncError(self.text, colon.start,
-                                         f"expected ':' after the key, found {self.show(colon)}")
-                    key_node = _Node("string", key.start, key.end, value=json.loads(self.text[key.start:key.end]))
+                        raise JsoncError(self.text, colon.start, f"expected ':' after the key, found {self.show(colon)}")
+                    key_node = _Node("string", key.start, key.end, value=json.loads(self.text[key.start : key.end]))
                     node.members.append((key_node.value, key_node, self.value()))
                 else:
                     node.items.append(self.value())
@@ -222,15 +221,25 @@ def strip_jsonc(text: str) -> str:
     return "".join(chars)
 
 
-def write_attach_config(path: str | os.PathLike[str], name: str, host: str, port: int,
-                        path_mappings: Sequence[Mapping[str, str]] = (), just_my_code: bool = True) -> str:
+def write_attach_config(
+    path: str | os.PathLike[str],
+    name: str,
+    host: str,
+    port: int,
+    path_mappings: Sequence[Mapping[str, str]] = (),
+    just_my_code: bool = True,
+) -> str:
     """Create or update the attach configuration called `name`; return a one-line summary of what was done."""
     if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
         raise UserError(f"port must be an integer from 1 to 65535, got {port!r}.")
     config: Dict[str, Any] = {
-        "name": name, "type": "debugpy", "request": "attach", "connect": {"host": host, "port": port},
-        "pathMappings": [{"localRoot": os.fspath(m["localRoot"]), "remoteRoot": os.fspath(m["remoteRoot"])}
-                         for m in path_mappings],
+        "name": name,
+        "type": "debugpy",
+        "request": "attach",
+        "connect": {"host": host, "port": port},
+        "pathMappings": [
+            {"localRoot": os.fspath(m["localRoot"]), "remoteRoot": os.fspath(m["remoteRoot"])} for m in path_mappings
+        ],
         "justMyCode": just_my_code,
     }
     shown = os.fspath(path)
@@ -242,8 +251,9 @@ def write_attach_config(path: str | os.PathLike[str], name: str, host: str, port
     except FileNotFoundError:
         old = mode = None
     except OSError as e:
-        raise LaunchJsonError(f"Cannot read {shown} ({e.strerror}): "
-                              "check the path and its permissions, then try again.") from None
+        raise LaunchJsonError(
+            f"Cannot read {shown} ({e.strerror}): check the path and its permissions, then try again."
+        ) from None
 
     if old is None or not old.strip():  # missing, or empty as a fresh VS Code file can be
         new = json.dumps({"version": "0.2.0", "configurations": [config]}, indent=4, ensure_ascii=False) + "\n"
@@ -263,14 +273,12 @@ def write_attach_config(path: str | os.PathLike[str], name: str, host: str, port
             _write_atomically(target + ".bak", old, mode)
         _write_atomically(target, new.encode("utf-8"), mode)
     except OSError as e:
-        raise LaunchJsonError(f"Cannot write {shown} ({e.strerror}): "
-                              "check its folder is writable, then try again.") from None
+        raise LaunchJsonError(f"Cannot write {shown} ({e.strerror}): check its folder is writable, then try again.") from None
     return summary
 
 
 def _invalid(shown: str, line: int, detail: str) -> LaunchJsonError:
-    return LaunchJsonError(f"{shown} is not valid JSON with comments (line {line}: {detail}): "
-                           "fix or move it, then try again.")
+    return LaunchJsonError(f"{shown} is not valid JSON with comments (line {line}: {detail}): fix or move it, then try again.")
 
 
 def _edit(text: str, config: Dict[str, Any], shown: str) -> Tuple[str, str]:
@@ -296,8 +304,7 @@ def _edit(text: str, config: Dict[str, Any], shown: str) -> Tuple[str, str]:
         if member_indent is None:
             member_indent = _line_indent(text, root.start) + unit
         item_indent = member_indent + unit
-        member = ('"configurations": [' + eol + item_indent + _render(config, item_indent, unit, eol)
-                  + eol + member_indent + "]")
+        member = '"configurations": [' + eol + item_indent + _render(config, item_indent, unit, eol) + eol + member_indent + "]"
         return _append(text, root, member, member_indent, eol), f"Added '{name}' to {shown}"
     if configs.kind != "array":
         raise _invalid(shown, line(configs), '"configurations" must be an array [ ... ]')
@@ -309,7 +316,7 @@ def _edit(text: str, config: Dict[str, Any], shown: str) -> Tuple[str, str]:
         if item.kind == "object":
             existing = item.member("name")
             if existing is not None and existing.kind == "string" and existing.value == name:
-                return text[:item.start] + rendered + text[item.end:], f"Updated '{name}' in {shown}"
+                return text[: item.start] + rendered + text[item.end :], f"Updated '{name}' in {shown}"
     return _append(text, configs, rendered, item_indent, eol), f"Added '{name}' to {shown}"
 
 
@@ -330,7 +337,7 @@ def _append(text: str, node: _Node, item: str, indent: str, eol: str) -> str:
     last = node.items[-1] if node.items else node.members[-1][2] if node.members else None
     if last is not None and node.trailing_comma is None:
         # The comma goes right after the last value, before any comment that follows it on its line.
-        return text[:last.end] + "," + text[last.end:at] + insert + text[at:]
+        return text[: last.end] + "," + text[last.end : at] + insert + text[at:]
     return text[:at] + insert + text[at:]
 
 
@@ -346,7 +353,7 @@ def _line_indent(text: str, pos: int) -> str:
 
 def _own_line_indent(text: str, pos: int) -> Optional[str]:
     """The whitespace before ``pos`` if nothing else precedes it on its line."""
-    before = text[_line_start(text, pos):pos].lstrip("\ufeff")
+    before = text[_line_start(text, pos) : pos].lstrip("\ufeff")
     return before if before.strip(" \t") == "" else None
 
 
@@ -356,7 +363,7 @@ def _indent_unit(text: str, root: _Node) -> str:
         first = _own_line_indent(text, root.members[0][1].start)
         base = _line_indent(text, root.start)
         if first and first.startswith(base) and len(first) > len(base):
-            return first[len(base):]
+            return first[len(base) :]
     return "    "
 
 

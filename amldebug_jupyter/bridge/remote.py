@@ -72,12 +72,18 @@ class Target:
         return self.label or self.address
 
 
-def reply(request: Message, success: bool = True, body: Optional[Dict[str, Any]] = None,
-          message: Optional[str] = None) -> Message:
+def reply(
+    request: Message, success: bool = True, body: Optional[Dict[str, Any]] = None, message: Optional[str] = None
+) -> Message:
     command = request.get("command", "")
-    out: Message = {"type": "response", "seq": 0, "request_seq": request.get("seq", 0),
-                    "command": command, "success": success,
-                    "body": body if body is not None else dict(_EMPTY_BODIES.get(command, {}))}
+    out: Message = {
+        "type": "response",
+        "seq": 0,
+        "request_seq": request.get("seq", 0),
+        "command": command,
+        "success": success,
+        "body": body if body is not None else dict(_EMPTY_BODIES.get(command, {})),
+    }
     if message:
         out["message"] = message
     return out
@@ -90,10 +96,16 @@ LocalHandler = Callable[[Message], Awaitable[Message]]
 class RemoteSession:
     """One debug session between the notebook's frontend and a remote debugpy adapter."""
 
-    def __init__(self, target: Target, publish: Publish, local: LocalHandler, is_cell_path: Callable[[str], bool],
-                 timeouts: BridgeTimeouts = BridgeTimeouts(),
-                 remembered: Optional[Dict[str, List[Dict[str, Any]]]] = None,
-                 on_problem: Optional[Callable[[str, str], None]] = None) -> None:
+    def __init__(
+        self,
+        target: Target,
+        publish: Publish,
+        local: LocalHandler,
+        is_cell_path: Callable[[str], bool],
+        timeouts: BridgeTimeouts = BridgeTimeouts(),
+        remembered: Optional[Dict[str, List[Dict[str, Any]]]] = None,
+        on_problem: Optional[Callable[[str, str], None]] = None,
+    ) -> None:
         self.target = target
         self._on_problem = on_problem or (lambda kind, text: None)
         """Told ('unreachable' | 'remote_gone', text) when the remote cannot be started or is lost."""
@@ -138,8 +150,15 @@ class RemoteSession:
         t = self.target
         try:
             self.client = await self._loop.run_in_executor(
-                None, lambda: DapClient(t.host, t.port, connect_timeout=self.timeouts.connect,
-                                        request_timeout=self.timeouts.request, keep_events=False))
+                None,
+                lambda: DapClient(
+                    t.host,
+                    t.port,
+                    connect_timeout=self.timeouts.connect,
+                    request_timeout=self.timeouts.request,
+                    keep_events=False,
+                ),
+            )
         except DapError as e:
             return self._start_failed(msg, str(e))
         self.client.on_event(self._from_reader_thread(self._on_event))
@@ -160,15 +179,18 @@ class RemoteSession:
 
     async def on_attach(self, msg: Message) -> Message:
         client = self._require_client()
-        args = {k: v for k, v in (msg.get("arguments") or {}).items()
-                if k not in ("connect", "rules", "debugOptions", "logToFile")}
-        args.update(justMyCode=self.target.just_my_code, redirectOutput=False,
-                    pathMappings=[dict(m) for m in self.target.path_mappings])
+        args = {
+            k: v for k, v in (msg.get("arguments") or {}).items() if k not in ("connect", "rules", "debugOptions", "logToFile")
+        }
+        args.update(
+            justMyCode=self.target.just_my_code, redirectOutput=False, pathMappings=[dict(m) for m in self.target.path_mappings]
+        )
         loop = asyncio.get_running_loop()
         self._initialized = loop.create_future()
         self._attach_reply = asyncio.wrap_future(client.send("attach", args), loop=loop)
-        done, _ = await asyncio.wait({self._attach_reply, self._initialized}, timeout=self.timeouts.request,
-                                     return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {self._attach_reply, self._initialized}, timeout=self.timeouts.request, return_when=asyncio.FIRST_COMPLETED
+        )
         if not done:
             return self._start_failed(msg, f"no 'initialized' event within {self.timeouts.request:g} s")
         if self._attach_reply in done and not self._initialized.done():
@@ -183,8 +205,7 @@ class RemoteSession:
         await self._set_known_breakpoints()
         self._configured = loop.create_future()
         self._releasing = False
-        self._grace = loop.call_later(self.timeouts.configuration_grace,
-                                      lambda: asyncio.ensure_future(self._release()))
+        self._grace = loop.call_later(self.timeouts.configuration_grace, lambda: asyncio.ensure_future(self._release()))
         return reply(msg, True, body={})
 
     async def _set_known_breakpoints(self) -> None:
@@ -200,8 +221,7 @@ class RemoteSession:
         for path, lines in wanted.items():
             all_lines = lines + [n for n in self._pinned.get(path, []) if n not in lines]
             try:
-                await self._request("setBreakpoints", {"source": {"path": path},
-                                                       "breakpoints": [{"line": n} for n in all_lines]})
+                await self._request("setBreakpoints", {"source": {"path": path}, "breakpoints": [{"line": n} for n in all_lines]})
             except DapError as e:  # one stale breakpoint must not cost the whole session
                 self._notify(f"Breakpoints in {path} were not set: {e}")
 
@@ -261,9 +281,16 @@ class RemoteSession:
         bps = list(args.get("breakpoints") or [])
         if self._is_cell_path(path):  # notebook cells never run in the remote process
             self.cell_breakpoints[path] = bps
-            return reply(msg, True, body={"breakpoints": [{"verified": False, "line": b.get("line"),
-                                                           "message": "cells run locally, not in the remote step"}
-                                                          for b in bps]})
+            return reply(
+                msg,
+                True,
+                body={
+                    "breakpoints": [
+                        {"verified": False, "line": b.get("line"), "message": "cells run locally, not in the remote step"}
+                        for b in bps
+                    ]
+                },
+            )
         self.file_breakpoints[path] = bps
         pinned = [n for n in self._pinned.get(path, []) if n not in [b.get("line") for b in bps]]
         forwarded = dict(args, breakpoints=bps + [{"line": n} for n in pinned])
@@ -292,13 +319,18 @@ class RemoteSession:
         path = (args.get("source") or {}).get("path", "")
         ref = self._source_refs.get(path) or args.get("sourceReference") or (args.get("source") or {}).get("sourceReference")
         if ref:
-            return await self._forward(dict(msg, arguments={"source": {"path": path, "sourceReference": ref},
-                                                            "sourceReference": ref}))
+            return await self._forward(
+                dict(msg, arguments={"source": {"path": path, "sourceReference": ref}, "sourceReference": ref})
+            )
         try:
             text = Path(path).read_text(encoding="utf-8", errors="replace")
         except OSError as e:
-            return reply(msg, False, message=f"Source unavailable: cannot read {path or 'an unnamed source'} "
-                                             f"here ({e.strerror}) and the remote did not offer it.")
+            return reply(
+                msg,
+                False,
+                message=f"Source unavailable: cannot read {path or 'an unnamed source'} "
+                f"here ({e.strerror}) and the remote did not offer it.",
+            )
         return reply(msg, True, body={"content": text, "mimeType": "text/x-python"})
 
     async def on_variables(self, msg: Message) -> Message:
@@ -325,9 +357,13 @@ class RemoteSession:
         rep = await self._local(msg)  # hash and temp-file parameters of *this* kernel
         body = dict(rep.get("body") or {})
         merged = {**self.file_breakpoints, **self.cell_breakpoints}
-        body.update(isStarted=self.started,
-                    breakpoints=[{"source": p, "breakpoints": b} for p, b in merged.items()],
-                    stoppedThreads=sorted(self.stopped_threads), richRendering=False, copyToGlobals=False)
+        body.update(
+            isStarted=self.started,
+            breakpoints=[{"source": p, "breakpoints": b} for p, b in merged.items()],
+            stoppedThreads=sorted(self.stopped_threads),
+            richRendering=False,
+            copyToGlobals=False,
+        )
         return dict(rep, body=body)
 
     async def on_dumpCell(self, msg: Message) -> Message:
@@ -359,8 +395,12 @@ class RemoteSession:
         try:
             rep = await asyncio.wait_for(asyncio.wrap_future(fut), limit)
         except asyncio.TimeoutError:
-            return reply(msg, False, message=f"{self.target.name} did not answer '{command}' within {limit:g} s "
-                                             "(is the remote process frozen or the network down?).")
+            return reply(
+                msg,
+                False,
+                message=f"{self.target.name} did not answer '{command}' within {limit:g} s "
+                "(is the remote process frozen or the network down?).",
+            )
         except DapError as e:
             return reply(msg, False, message=str(e))
         out = dict(rep, request_seq=msg.get("seq", 0))
@@ -408,12 +448,12 @@ class RemoteSession:
     def _leave_paused_state(self) -> None:
         """JupyterLab leaves 'paused' only on ``continued``; ``terminated`` alone does not do it."""
         for tid in sorted(self.stopped_threads) or []:
-            self._publish({"type": "event", "seq": 0, "event": "continued",
-                           "body": {"threadId": tid, "allThreadsContinued": True}})
+            self._publish(
+                {"type": "event", "seq": 0, "event": "continued", "body": {"threadId": tid, "allThreadsContinued": True}}
+            )
         self.stopped_threads.clear()
 
     def _notify(self, text: str) -> None:
         """An ``important`` output event: the debug console shows it, the lab extension raises it."""
         log.warning("%s", text)
-        self._publish({"type": "event", "seq": 0, "event": "output",
-                       "body": {"category": "important", "output": text + "\n"}})
+        self._publish({"type": "event", "seq": 0, "event": "output", "body": {"category": "important", "output": text + "\n"}})

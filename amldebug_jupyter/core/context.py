@@ -71,8 +71,7 @@ class RunRegistry:
 class Frontend(Protocol):
     """A view that tells the user about problems off the cell's output (the lab extension's comm)."""
 
-    def report_problem(self, kind: str, target: Optional[str], message: str, details: Optional[str] = None) -> None:
-        ...
+    def report_problem(self, kind: str, target: Optional[str], message: str, details: Optional[str] = None) -> None: ...
 
 
 @dataclass(eq=False)

@@ -58,8 +58,7 @@ class Endpoint:
         return cls(**known, extra=data)
 
 
-_FIELDS = {"host", "port", "step", "pid", "rank", "deadline", "remote_root", "script",
-           "stop_on_entry", "reason"}
+_FIELDS = {"host", "port", "step", "pid", "rank", "deadline", "remote_root", "script", "stop_on_entry", "reason"}
 
 
 @dataclass(frozen=True)
@@ -78,8 +77,11 @@ def seed_port(arguments: Sequence[str]) -> int:
     """
     args = [str(a) for a in arguments]
     for i, a in enumerate(args):
-        value = args[i + 1] if a == "--remote_debug_port" and i + 1 < len(args) else (
-            a.split("=", 1)[1] if a.startswith("--remote_debug_port=") else None)
+        value = (
+            args[i + 1]
+            if a == "--remote_debug_port" and i + 1 < len(args)
+            else (a.split("=", 1)[1] if a.startswith("--remote_debug_port=") else None)
+        )
         if value is not None:
             return int(value) if value.isdigit() else SEED_DEFAULT_PORT
     return SEED_DEFAULT_PORT

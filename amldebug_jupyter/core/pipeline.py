@@ -50,17 +50,11 @@ class Step:
         if not self.name or "/" in self.name or self.name in (".", ".."):
             raise SpecError(f"Step name {self.name!r} is not usable: use letters, digits, '-' or '_'.")
         if not self.source_path.is_dir():
-            raise SpecError(
-                f"Step '{self.name}': source_directory {self.source_directory!r} does not exist."
-            )
+            raise SpecError(f"Step '{self.name}': source_directory {self.source_directory!r} does not exist.")
         if Path(self.script).is_absolute():
-            raise SpecError(
-                f"Step '{self.name}': script {self.script!r} must be relative to its source_directory."
-            )
+            raise SpecError(f"Step '{self.name}': script {self.script!r} must be relative to its source_directory.")
         if not self.script_path.is_file():
-            raise SpecError(
-                f"Step '{self.name}': script {self.script!r} not found in {self.source_path}."
-            )
+            raise SpecError(f"Step '{self.name}': script {self.script!r} not found in {self.source_path}.")
 
 
 @dataclass(frozen=True)

@@ -29,14 +29,16 @@ def step_rows(run: "DebugRun", now: Optional[float] = None) -> List[Dict[str, st
     for s in run.steps.values():
         ep = s.endpoint
         waiting = ep is not None and s.status == StepStatus.RUNNING
-        rows.append({
-            "name": s.name,
-            "step": s.name + (" (debug)" if s.debug else ""),
-            "status": s.status,
-            "endpoint": ep.address if ep else ("" if not s.error else "error"),
-            "attach": _countdown(ep.seconds_left(now)) if waiting and ep is not None else "",
-            "note": s.error or "",
-        })
+        rows.append(
+            {
+                "name": s.name,
+                "step": s.name + (" (debug)" if s.debug else ""),
+                "status": s.status,
+                "endpoint": ep.address if ep else ("" if not s.error else "error"),
+                "attach": _countdown(ep.seconds_left(now)) if waiting and ep is not None else "",
+                "note": s.error or "",
+            }
+        )
     return rows
 
 
@@ -57,19 +59,26 @@ class RunStatus:
 
     def __repr__(self) -> str:
         widths = {c: max(len(c), *(len(r[c]) for r in self.rows)) for c in self.COLUMNS}
-        lines = [self.headline() + "".join(f"\n{label}: {url}" for label, url in self.links.items()),
-                 "  ".join(c.ljust(widths[c]) for c in self.COLUMNS).rstrip()]
+        lines = [
+            self.headline() + "".join(f"\n{label}: {url}" for label, url in self.links.items()),
+            "  ".join(c.ljust(widths[c]) for c in self.COLUMNS).rstrip(),
+        ]
         lines += ["  ".join(r[c].ljust(widths[c]) for c in self.COLUMNS).rstrip() for r in self.rows]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         head = "".join(f"<th style='text-align:left'>{c}</th>" for c in self.COLUMNS)
-        body = "".join("<tr>" + "".join(f"<td style='text-align:left'>{html.escape(r[c])}</td>" for c in self.COLUMNS)
-                       + "</tr>" for r in self.rows)
-        link = "".join(f" <a href='{html.escape(url)}' target='_blank'>open in {html.escape(label)}</a>"
-                       for label, url in self.links.items())
-        return (f"<div class='amldebug-status'><b>{html.escape(self.headline())}</b>{link}"
-                f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+        body = "".join(
+            "<tr>" + "".join(f"<td style='text-align:left'>{html.escape(r[c])}</td>" for c in self.COLUMNS) + "</tr>"
+            for r in self.rows
+        )
+        link = "".join(
+            f" <a href='{html.escape(url)}' target='_blank'>open in {html.escape(label)}</a>" for label, url in self.links.items()
+        )
+        return (
+            f"<div class='amldebug-status'><b>{html.escape(self.headline())}</b>{link}"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+        )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Dict[str, str]:
         return {"text/plain": repr(self), "text/html": self._repr_html_()}

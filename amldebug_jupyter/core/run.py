@@ -33,8 +33,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-NOT_STARTED, RUNNING, COMPLETED, FAILED, CANCELED = (StepStatus.NOT_STARTED, StepStatus.RUNNING, StepStatus.COMPLETED,
-                                                     StepStatus.FAILED, StepStatus.CANCELED)
+NOT_STARTED, RUNNING, COMPLETED, FAILED, CANCELED = (
+    StepStatus.NOT_STARTED,
+    StepStatus.RUNNING,
+    StepStatus.COMPLETED,
+    StepStatus.FAILED,
+    StepStatus.CANCELED,
+)
 
 
 @dataclass(frozen=True)
@@ -70,8 +75,15 @@ class StepState:
 class DebugRun:
     """A submitted pipeline. Thread-safe; every wait is bounded."""
 
-    def __init__(self, run_id: str, pipeline: Pipeline, backend: "Backend", options: DebugOptions,
-                 steps: Dict[str, StepState], run_dir: Optional[Path] = None) -> None:
+    def __init__(
+        self,
+        run_id: str,
+        pipeline: Pipeline,
+        backend: "Backend",
+        options: DebugOptions,
+        steps: Dict[str, StepState],
+        run_dir: Optional[Path] = None,
+    ) -> None:
         self.id = run_id
         self.pipeline = pipeline
         self.backend = backend
@@ -120,7 +132,7 @@ class DebugRun:
     def path_mappings(self, step: str) -> List[Dict[str, str]]:
         """DAP ``pathMappings`` from the user's folder to the step's snapshot."""
         s = self.step(step)
-        remote = (s.endpoint.remote_root if s.endpoint and s.endpoint.remote_root else str(s.remote_root))
+        remote = s.endpoint.remote_root if s.endpoint and s.endpoint.remote_root else str(s.remote_root)
         return [{"localRoot": str(s.local_root), "remoteRoot": remote}]
 
     # -- events ------------------------------------------------------------------------
@@ -193,13 +205,16 @@ class DebugRun:
                     if s.error:
                         raise BackendError(f"Step '{n}' cannot wait for a debugger: {s.error}")
                 if all(self.steps[n].status in TERMINAL for n in names) or (
-                        self.done and all(self.steps[n].status == NOT_STARTED for n in names)):
+                    self.done and all(self.steps[n].status == NOT_STARTED for n in names)
+                ):
                     which = names[0] if len(names) == 1 else "any debug step"
                     raise BackendError(f"Run {self.id} ({self.status}) ended before {which} announced a debug endpoint.")
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AttachTimeout(f"No debug endpoint from {step or 'the debug steps'} after {limit:g} s; "
-                                        f"see its log with run.logs({(step or names[0])!r}).")
+                    raise AttachTimeout(
+                        f"No debug endpoint from {step or 'the debug steps'} after {limit:g} s; "
+                        f"see its log with run.logs({(step or names[0])!r})."
+                    )
                 self._cv.wait(min(left, 1.0))
 
     def wait(self, timeout: Optional[float] = None) -> str:

@@ -68,31 +68,60 @@ def content_hash(base_id: str, packages: Sequence[str], scoring: bool = True) ->
 def python_version(client: object, base: str) -> str:
     """The base image's Python (the wheels must match it)."""
     try:
-        out = client.containers.run(base, ["python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],  # type: ignore[attr-defined]
-                                    remove=True, network_mode="none")
+        out = client.containers.run(
+            base,
+            ["python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],  # type: ignore[attr-defined]
+            remove=True,
+            network_mode="none",
+        )
     except Exception as e:
         reason = str(e).splitlines()[0][:200]
         if "timed out" in reason.lower():
-            raise BackendError(f"The Docker engine did not start a container of {base} in time ({reason}): "
-                               "check that it is not overloaded, then try again.") from None
-        raise BackendError(f"The base image {base} cannot run python3 ({reason}): "
-                           "use an image with Python 3 and pip.") from None
+            raise BackendError(
+                f"The Docker engine did not start a container of {base} in time ({reason}): "
+                "check that it is not overloaded, then try again."
+            ) from None
+        raise BackendError(f"The base image {base} cannot run python3 ({reason}): use an image with Python 3 and pip.") from None
     return out.decode().strip()
 
 
 def fetch_wheels(packages: Iterable[str], python: str, dest: Path, timeout: float = 600) -> None:
     dest.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "-d", str(dest),
-            "--only-binary=:all:", "--python-version", python, "--platform", "manylinux2014_x86_64",
-            "--platform", "manylinux_2_17_x86_64", "--platform", "manylinux_2_28_x86_64", "--platform", "any", *packages]
+    argv = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--disable-pip-version-check",
+        "-d",
+        str(dest),
+        "--only-binary=:all:",
+        "--python-version",
+        python,
+        "--platform",
+        "manylinux2014_x86_64",
+        "--platform",
+        "manylinux_2_17_x86_64",
+        "--platform",
+        "manylinux_2_28_x86_64",
+        "--platform",
+        "any",
+        *packages,
+    ]
     done = _process.run(argv, timeout=timeout)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["pip download failed"])[-1]
         raise BackendError(f"Could not fetch the image's Python packages: {last}")
 
 
-def build_local_image(base: str, pip_packages: Sequence[str] = (), tag: Optional[str] = None,
-                      say: Callable[[str], None] = print, scoring: bool = True) -> str:
+def build_local_image(
+    base: str,
+    pip_packages: Sequence[str] = (),
+    tag: Optional[str] = None,
+    say: Callable[[str], None] = print,
+    scoring: bool = True,
+) -> str:
     """Build (or reuse) a debug scoring image; returns its tag.
 
     ``scoring=False``: the environment of a local experiment run instead (base image, debugpy and
@@ -126,8 +155,9 @@ def build_local_image(base: str, pip_packages: Sequence[str] = (), tag: Optional
             shutil.copyfile(ENTRY_FILE, context / "app" / ENTRY_NAME)
             shutil.copyfile(SCORE_ENTRY_FILE, context / "app" / SCORE_ENTRY_NAME)
         dockerfile = DOCKERFILE if scoring else RUN_DOCKERFILE
-        (context / "Dockerfile").write_text(dockerfile.format(base=base, app=APP_ROOT, score=SCORE_ENTRY_NAME,
-                                                              packages=" ".join(packages)))
+        (context / "Dockerfile").write_text(
+            dockerfile.format(base=base, app=APP_ROOT, score=SCORE_ENTRY_NAME, packages=" ".join(packages))
+        )
         _stream_build(client, context, tag, {**LABEL, "amldebug.hash": digest}, say)
     return tag
 

@@ -97,15 +97,27 @@ def content_hash(model_id: str, environment: Any, source: Path) -> str:
 
 def next_debug_tag(client: Any) -> str:
     """``debug:N`` with N one more than any ``debug:<number>`` on this machine."""
-    numbers = [int(m.group(1)) for image in client.images.list(name="debug")
-               for tag in image.tags if (m := re.fullmatch(r"debug:(\d+)", tag))]
+    numbers = [
+        int(m.group(1))
+        for image in client.images.list(name="debug")
+        for tag in image.tags
+        if (m := re.fullmatch(r"debug:(\d+)", tag))
+    ]
     return f"debug:{max(numbers, default=0) + 1}"
 
 
-def build_package_image(model: str, entry_script: Path, conda_file: Optional[Path] = None,
-                        environment: Optional[str] = None, workspace: Any = None, tag: Optional[str] = None,
-                        say: Callable[[str], None] = print, service: Any = None, poll: float = 5.0,
-                        timeout: float = 3600.0) -> str:
+def build_package_image(
+    model: str,
+    entry_script: Path,
+    conda_file: Optional[Path] = None,
+    environment: Optional[str] = None,
+    workspace: Any = None,
+    tag: Optional[str] = None,
+    say: Callable[[str], None] = print,
+    service: Any = None,
+    poll: float = 5.0,
+    timeout: float = 3600.0,
+) -> str:
     """Package (or reuse) a debug image of a registered model; returns its local tag."""
     import docker
 

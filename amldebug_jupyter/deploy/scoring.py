@@ -17,14 +17,22 @@ APP_ROOT = containers.APP_ROOT
 """Where score.py lives in the container (Azure ML's layout): the remote root when attaching."""
 
 
-def run_container(image: str, score_py: Path, name: str = "amldebug-score", http_port: int = 5001,
-                  debug_port: int = 5678, network: str = "host", timeout: Optional[float] = None) -> Tuple[Endpoint, int]:
+def run_container(
+    image: str,
+    score_py: Path,
+    name: str = "amldebug-score",
+    http_port: int = 5001,
+    debug_port: int = 5678,
+    network: str = "host",
+    timeout: Optional[float] = None,
+) -> Tuple[Endpoint, int]:
     """Start ``image`` serving ``score_py`` with its debugpy waiting up to ``timeout`` s (default: the
     config's ``attach_timeout``); returns the debug endpoint and the HTTP port ``/score`` is served on."""
     if timeout is None:
         timeout = context.current().config.attach_timeout
-    box, port = containers.run_scoring_container(image, score_py, name=name, http_port=http_port,
-                                                 debug_port=debug_port, network=network, timeout=timeout)
+    box, port = containers.run_scoring_container(
+        image, score_py, name=name, http_port=http_port, debug_port=debug_port, network=network, timeout=timeout
+    )
     containers.remember(name, http_port=port)
     try:
         endpoint = containers.wait_for_endpoint(box, timeout=timeout + 30)

@@ -45,8 +45,9 @@ def docker_client() -> Any:
         client.ping()
         return client
     except Exception as e:
-        raise UserError(f"Docker is not running or not reachable ({_first_line(e)}): start the Docker engine "
-                        "and try again.") from None
+        raise UserError(
+            f"Docker is not running or not reachable ({_first_line(e)}): start the Docker engine and try again."
+        ) from None
 
 
 def _first_line(error: BaseException) -> str:
@@ -54,8 +55,9 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0][:300]
 
 
-def pull_image(client: Any, reference: str, auth: Optional[Dict[str, str]] = None,
-               say: Callable[[str], None] = print, every: float = 2.0) -> Any:
+def pull_image(
+    client: Any, reference: str, auth: Optional[Dict[str, str]] = None, say: Callable[[str], None] = print, every: float = 2.0
+) -> Any:
     """Pull with the engine's own error messages and a progress line every few seconds.
 
     (azureml-core's ``package.pull()`` reads ``status`` from every frame, so a real error such
@@ -90,8 +92,15 @@ def is_package_image(image: Any) -> bool:
     return not (image.labels or {}).get("amldebug.hash")
 
 
-def run_scoring_container(image: str, score: Path, name: str = "amldebug-score", http_port: int = 5001,
-                          debug_port: int = 5678, network: str = "host", timeout: float = 60.0) -> Tuple[Any, int]:
+def run_scoring_container(
+    image: str,
+    score: Path,
+    name: str = "amldebug-score",
+    http_port: int = 5001,
+    debug_port: int = 5678,
+    network: str = "host",
+    timeout: float = 60.0,
+) -> Tuple[Any, int]:
     """Start the image's services with the local score.py mounted; returns the container and the
     host port of its scoring service.
 
@@ -113,8 +122,13 @@ def run_scoring_container(image: str, score: Path, name: str = "amldebug-score",
             raise UserError(f"A container named {name!r} exists and is not ours: pass --name to choose another.")
         old.remove(force=True)
     package = is_package_image(found)
-    env = {"AMLDEBUG_PORT": str(debug_port), "AMLDEBUG_TIMEOUT": f"{timeout:g}", "AMLDEBUG_HOST": "127.0.0.1",
-           "AMLDEBUG_SCORE": f"{APP_ROOT}/score.py", "WORKER_COUNT": "1"}
+    env = {
+        "AMLDEBUG_PORT": str(debug_port),
+        "AMLDEBUG_TIMEOUT": f"{timeout:g}",
+        "AMLDEBUG_HOST": "127.0.0.1",
+        "AMLDEBUG_SCORE": f"{APP_ROOT}/score.py",
+        "WORKER_COUNT": "1",
+    }
     kwargs: Dict[str, Any] = {}
     if network == "host":
         kwargs["network_mode"] = "host"
@@ -122,8 +136,7 @@ def run_scoring_container(image: str, score: Path, name: str = "amldebug-score",
         port = served
     else:  # a bridge or named network, ports published on loopback only: debugpy is unauthenticated code execution
         kwargs["network"] = network
-        kwargs["ports"] = {f"{PACKAGE_HTTP_PORT}/tcp": ("127.0.0.1", http_port),
-                           f"{debug_port}/tcp": ("127.0.0.1", debug_port)}
+        kwargs["ports"] = {f"{PACKAGE_HTTP_PORT}/tcp": ("127.0.0.1", http_port), f"{debug_port}/tcp": ("127.0.0.1", debug_port)}
         env["AMLDEBUG_HOST"] = "0.0.0.0"  # inside the container's own namespace only
         served, port = http_port, PACKAGE_HTTP_PORT
     if package:
@@ -132,9 +145,17 @@ def run_scoring_container(image: str, score: Path, name: str = "amldebug-score",
         env.update(AZUREML_ENTRY_SCRIPT=SCORE_ENTRY_NAME, AML_APP_ROOT=APP_ROOT)
         command = ["azmlinfsrv", "--entry_script", f"{APP_ROOT}/{SCORE_ENTRY_NAME}", "--port", str(port)]
     try:
-        box = client.containers.run(image, command, name=name, detach=True, labels=LABEL, environment=env,
-                                    volumes={str(score.resolve()): {"bind": f"{APP_ROOT}/score.py", "mode": "ro"}},
-                                    working_dir=APP_ROOT, **kwargs)
+        box = client.containers.run(
+            image,
+            command,
+            name=name,
+            detach=True,
+            labels=LABEL,
+            environment=env,
+            volumes={str(score.resolve()): {"bind": f"{APP_ROOT}/score.py", "mode": "ro"}},
+            working_dir=APP_ROOT,
+            **kwargs,
+        )
     except docker.errors.APIError as e:
         raise UserError(f"Could not start the container from {image}: {_first_line(e)}") from None
     return box, served
@@ -200,8 +221,9 @@ def wait_for_endpoint(container: Any, timeout: float = 60.0) -> "Endpoint":
             tail = " | ".join(container_logs(container, 20).splitlines()[-4:])
             raise BackendError(f"The container {container.name} exited before waiting for a debugger: {tail}")
         time.sleep(0.25)
-    raise BackendError(f"The container {container.name} announced no debug endpoint within {timeout:g} s; "
-                       f"see %aml_debug container logs.")
+    raise BackendError(
+        f"The container {container.name} announced no debug endpoint within {timeout:g} s; see %aml_debug container logs."
+    )
 
 
 class StepContainer:
@@ -222,11 +244,20 @@ class StepContainer:
         user = f"{os.getuid()}:{os.getgid()}" if hasattr(os, "getuid") else None
         try:
             self.container = client.containers.run(
-                image, argv, detach=True, labels=LABEL, environment=env, network_mode="host", user=user,
-                working_dir=str(folder), volumes={str(folder): {"bind": str(folder), "mode": "rw"}})
+                image,
+                argv,
+                detach=True,
+                labels=LABEL,
+                environment=env,
+                network_mode="host",
+                user=user,
+                working_dir=str(folder),
+                volumes={str(folder): {"bind": str(folder), "mode": "rw"}},
+            )
         except docker.errors.ImageNotFound:
-            raise UserError(f"Image {image!r} is not on this machine: "
-                            "build it with %aml_debug experiment run --docker.") from None
+            raise UserError(
+                f"Image {image!r} is not on this machine: build it with %aml_debug experiment run --docker."
+            ) from None
         except docker.errors.APIError as e:
             raise BackendError(f"Could not start the step's container from {image}: {_first_line(e)}") from None
         log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -33,23 +33,23 @@ def _env(name, default=None):
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="_amldebug_entry.py", add_help=True)
-    parser.add_argument("--host", default=_env("HOST", "auto"),
-                        help="address to listen on; 'auto' = this node's own address")
-    parser.add_argument("--port", type=int, default=int(_env("PORT", "0")),
-                        help="port to listen on; 0 = ephemeral")
-    parser.add_argument("--timeout", type=float, default=float(_env("TIMEOUT", "300")),
-                        help="seconds to wait for a debugger before running without one")
+    parser.add_argument("--host", default=_env("HOST", "auto"), help="address to listen on; 'auto' = this node's own address")
+    parser.add_argument("--port", type=int, default=int(_env("PORT", "0")), help="port to listen on; 0 = ephemeral")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=float(_env("TIMEOUT", "300")),
+        help="seconds to wait for a debugger before running without one",
+    )
     parser.add_argument("--step", default=_env("STEP", ""))
     parser.add_argument("--remote-root", default=_env("REMOTE_ROOT", ""))
-    parser.add_argument("--stop-on-entry", action="store_true",
-                        default=_env("STOP_ON_ENTRY", "0") == "1")
-    parser.add_argument("--post-mortem", action="store_true",
-                        default=_env("POST_MORTEM", "0") == "1")
+    parser.add_argument("--stop-on-entry", action="store_true", default=_env("STOP_ON_ENTRY", "0") == "1")
+    parser.add_argument("--post-mortem", action="store_true", default=_env("POST_MORTEM", "0") == "1")
     if "--" not in argv:
         parser.error("expected '-- SCRIPT [ARGS...]' after the options")
     split = argv.index("--")
     opts = parser.parse_args(argv[:split])
-    rest = argv[split + 1:]
+    rest = argv[split + 1 :]
     if not rest:
         parser.error("no script given after '--'")
     opts.script, opts.script_args = rest[0], rest[1:]
@@ -187,16 +187,17 @@ def start_debugpy(opts):
     try:
         import debugpy
     except ImportError:
-        _report_error(opts, "debugpy is not installed in this step's environment; "
-                            "add 'debugpy' to its pip packages. Running without a debugger.")
+        _report_error(
+            opts,
+            "debugpy is not installed in this step's environment; add 'debugpy' to its pip packages. Running without a debugger.",
+        )
         return None
     debugpy.configure(subProcess=False)
     host = node_address(opts.host)
     try:
         host, port = debugpy.listen((host, opts.port))
     except Exception as exc:
-        _report_error(opts, "debugpy could not listen on %s:%s (%s). Running without a debugger."
-                      % (host, opts.port, exc))
+        _report_error(opts, "debugpy could not listen on %s:%s (%s). Running without a debugger." % (host, opts.port, exc))
         return None
     opts.listen_host, opts.listen_port = host, port
     released = _configuration_done_flag()  # before anyone can know where to attach

@@ -24,9 +24,16 @@ _user = None
 def _start_debugger():
     script = os.environ.get("AMLDEBUG_SCORE") or os.path.join(APP_ROOT, USER_SCORE)
     opts = argparse.Namespace(
-        host=os.environ.get("AMLDEBUG_HOST", "127.0.0.1"), port=int(os.environ.get("AMLDEBUG_PORT", "5678")),
-        timeout=float(os.environ.get("AMLDEBUG_TIMEOUT", "60")), step=os.environ.get("AMLDEBUG_STEP", "score"),
-        remote_root=os.path.dirname(script), stop_on_entry=False, post_mortem=False, script=script, script_args=[])
+        host=os.environ.get("AMLDEBUG_HOST", "127.0.0.1"),
+        port=int(os.environ.get("AMLDEBUG_PORT", "5678")),
+        timeout=float(os.environ.get("AMLDEBUG_TIMEOUT", "60")),
+        step=os.environ.get("AMLDEBUG_STEP", "score"),
+        remote_root=os.path.dirname(script),
+        stop_on_entry=False,
+        post_mortem=False,
+        script=script,
+        script_args=[],
+    )
     return entry.start_debugpy(opts), opts.script
 
 

@@ -139,9 +139,17 @@ class HttpLogSource:
     and ignored-Range whole bodies included).
     """
 
-    def __init__(self, name: str, url: str, refresh: Callable[[], Optional[str]] = lambda: None,
-                 timeout: float = 10.0, retries: int = 3, backoff: float = 0.5,
-                 max_read: int = 8 << 20, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        refresh: Callable[[], Optional[str]] = lambda: None,
+        timeout: float = 10.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        max_read: int = 8 << 20,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         if max_read < 1:
             raise ValueError("max_read must be at least 1 byte")
         self.name = name
@@ -173,8 +181,9 @@ class HttpLogSource:
                 self._missing()
                 return []
             if status not in (200, 206, 416):
-                self._problems.report(logging.WARNING, "%s (%s): unexpected HTTP %d, trying again next poll",
-                                      self.name, redact(self.url), status)
+                self._problems.report(
+                    logging.WARNING, "%s (%s): unexpected HTTP %d, trying again next poll", self.name, redact(self.url), status
+                )
                 return []
             self._seen = True
             first, total = _content_range(headers.get("content-range", ""))
@@ -186,10 +195,16 @@ class HttpLogSource:
             if status == 416:
                 return self._deliver(b"")
             if status == 206 and first is not None and first != self.offset:
-                self._problems.report(logging.WARNING, "%s (%s): asked for bytes from %d, got from %d",
-                                      self.name, redact(self.url), self.offset, first)
+                self._problems.report(
+                    logging.WARNING,
+                    "%s (%s): asked for bytes from %d, got from %d",
+                    self.name,
+                    redact(self.url),
+                    self.offset,
+                    first,
+                )
                 return []
-            return self._deliver(body if status == 206 else body[self.offset:])
+            return self._deliver(body if status == 206 else body[self.offset :])
         return []
 
     def _restarted(self, total: Optional[int], created: Optional[str]) -> bool:
@@ -198,8 +213,13 @@ class HttpLogSource:
         if created is not None:
             self._created = created
         if self.offset and ((total is not None and total < self.offset) or recreated):
-            log.info("%s (%s): %s at %d bytes; reading it again from the start", self.name,
-                     redact(self.url), "re-created" if recreated else f"truncated to {total} bytes", self.offset)
+            log.info(
+                "%s (%s): %s at %d bytes; reading it again from the start",
+                self.name,
+                redact(self.url),
+                "re-created" if recreated else f"truncated to {total} bytes",
+                self.offset,
+            )
             self.offset, self._new_stream = 0, True
             return True
         return False
@@ -233,16 +253,26 @@ class HttpLogSource:
                         self.url = url
                         continue
                 if status == 403:
-                    self._problems.report(logging.DEBUG, "%s (%s): access denied (expired SAS?) and no "
-                                          "fresh URL; trying again next poll", self.name, redact(self.url))
+                    self._problems.report(
+                        logging.DEBUG,
+                        "%s (%s): access denied (expired SAS?) and no fresh URL; trying again next poll",
+                        self.name,
+                        redact(self.url),
+                    )
                     return None
                 if status < 500 and status not in RETRY_STATUSES:
                     return status, _lower(raw_headers), body
                 failure = f"HTTP {status}"
             attempt += 1
             if attempt >= self.retries:
-                self._problems.report(logging.WARNING, "%s (%s): %s after %d attempt(s); trying again next poll",
-                                      self.name, redact(self.url), failure, attempt)
+                self._problems.report(
+                    logging.WARNING,
+                    "%s (%s): %s after %d attempt(s); trying again next poll",
+                    self.name,
+                    redact(self.url),
+                    failure,
+                    attempt,
+                )
                 return None
             self.sleep(self.backoff * 2 ** (attempt - 1))
 
@@ -266,8 +296,7 @@ def matching(names: Iterable[str], patterns: Sequence[str] = LOG_PATTERNS) -> Li
     return sorted({n for n in names if any(_glob_match(n, p) for p in patterns)})
 
 
-def blob_log_sources(list_files: Callable[[], Mapping[str, str]],
-                     **source_kwargs: object) -> Callable[[], List[HttpLogSource]]:
+def blob_log_sources(list_files: Callable[[], Mapping[str, str]], **source_kwargs: object) -> Callable[[], List[HttpLogSource]]:
     """Discovery function for :meth:`LogTailer.watch`: one :class:`HttpLogSource` per log blob.
 
     Each call lists ``{relative_name: sas_url}`` with ``list_files()`` (a service call, e.g.

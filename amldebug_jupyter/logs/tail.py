@@ -30,7 +30,6 @@ LOG_PATTERNS = ("user_logs/std_log*.txt", "azureml-logs/70_driver_log*.txt")
 """Step logs that carry the user's output, on the common runtime and the legacy one."""
 
 
-
 class LineAssembler:
     """Bytes in, complete decoded lines out, independent of how the bytes were chunked."""
 
@@ -186,8 +185,7 @@ class LogTailer:
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
 
-    def watch(self, step: str, discover: Callable[[], Iterable[LogSource]],
-              seed_port: int = SEED_DEFAULT_PORT) -> None:
+    def watch(self, step: str, discover: Callable[[], Iterable[LogSource]], seed_port: int = SEED_DEFAULT_PORT) -> None:
         with self._lock:
             self._watches.append(_Watch(step, discover, seed_port))
 

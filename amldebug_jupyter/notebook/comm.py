@@ -34,6 +34,7 @@ PROTOCOL_VERSION: int = _SCHEMA.get("x-protocol-version", 1)
 DEADLINE_WARNING_S = 30.0
 """A waiting target nobody attached to gets a 'deadline soon' notification this long before it gives up."""
 
+
 def install(ipython: Any, ctx: Context) -> Optional["FrontendChannel"]:
     """Open the channel in a Jupyter kernel as ``ctx``'s frontend, closed with it; outside a kernel
     there is no frontend to talk to."""
@@ -112,11 +113,15 @@ class FrontendChannel:
         different protocols (other tabs on this kernel may speak ours)."""
         theirs = hello.get("protocol", 1)
         if hello.get("type") == "hello" and theirs != PROTOCOL_VERSION:
-            comm.send(self._problem(
-                "protocol_mismatch", None,
-                f"The JupyterLab extension speaks comm protocol {theirs}, this kernel's amldebug_jupyter speaks "
-                f"{PROTOCOL_VERSION}: install the same amldebug-jupyter version in the kernel's environment and "
-                "in JupyterLab's."))
+            comm.send(
+                self._problem(
+                    "protocol_mismatch",
+                    None,
+                    f"The JupyterLab extension speaks comm protocol {theirs}, this kernel's amldebug_jupyter speaks "
+                    f"{PROTOCOL_VERSION}: install the same amldebug-jupyter version in the kernel's environment and "
+                    "in JupyterLab's.",
+                )
+            )
 
     def _add(self, comm: Any) -> None:
         comm.on_msg(lambda msg, c=comm: self._on_msg(c, msg))
@@ -141,8 +146,11 @@ class FrontendChannel:
     def _watch_run(self, run: "DebugRun") -> None:
         from amldebug_jupyter.core.events import LogLine
 
-        self._unsubscribe.append(run.subscribe(  # not per line
-            lambda event: None if isinstance(event, LogLine) else self.publish_targets()))
+        self._unsubscribe.append(
+            run.subscribe(  # not per line
+                lambda event: None if isinstance(event, LogLine) else self.publish_targets()
+            )
+        )
         self.publish_targets()
 
     # -- from the extension --------------------------------------------------------------
@@ -206,8 +214,13 @@ class FrontendChannel:
         return {"type": "problem", "kind": kind, "target": target, "message": message, "details": details}
 
     def snapshot(self) -> Dict[str, Any]:
-        return {"type": "targets", "targets": self.targets(), "now": time.time(), "home": os.path.expanduser("~"),
-                "protocol": PROTOCOL_VERSION}
+        return {
+            "type": "targets",
+            "targets": self.targets(),
+            "now": time.time(),
+            "home": os.path.expanduser("~"),
+            "protocol": PROTOCOL_VERSION,
+        }
 
     def targets(self) -> List[Dict[str, Any]]:
         from amldebug_jupyter.core.status import TERMINAL
@@ -222,18 +235,32 @@ class FrontendChannel:
                     continue
                 target_id = step_target_id(run.id, state.name)
                 mapping = run.path_mappings(state.name)[0]
-                found.append({
-                    "id": target_id, "label": f"step '{state.name}' of {run.id}",
-                    "state": self._state(target_id, state.status in TERMINAL, attached),
-                    "address": endpoint.address if endpoint else None,
-                    "deadline": endpoint.deadline if endpoint else None,
-                    "local_root": mapping["localRoot"], "remote_root": mapping["remoteRoot"],
-                    "script": self._script_of(target_id)})
+                found.append(
+                    {
+                        "id": target_id,
+                        "label": f"step '{state.name}' of {run.id}",
+                        "state": self._state(target_id, state.status in TERMINAL, attached),
+                        "address": endpoint.address if endpoint else None,
+                        "deadline": endpoint.deadline if endpoint else None,
+                        "local_root": mapping["localRoot"],
+                        "remote_root": mapping["remoteRoot"],
+                        "script": self._script_of(target_id),
+                    }
+                )
         if current is not None and not any(t["id"] == attached for t in found):
             mapping = (list(current.path_mappings) or [{}])[0]
-            found.append({"id": attached, "label": current.name, "state": "attached", "address": current.address,
-                          "deadline": None, "local_root": mapping.get("localRoot"),
-                          "remote_root": mapping.get("remoteRoot"), "script": None})
+            found.append(
+                {
+                    "id": attached,
+                    "label": current.name,
+                    "state": "attached",
+                    "address": current.address,
+                    "deadline": None,
+                    "local_root": mapping.get("localRoot"),
+                    "remote_root": mapping.get("remoteRoot"),
+                    "script": None,
+                }
+            )
         return found
 
     def _state(self, target_id: str, done: bool, attached: Optional[str]) -> str:
@@ -285,8 +312,11 @@ class FrontendChannel:
                     left = deadline - time.time()
                     if 0 < left <= DEADLINE_WARNING_S:
                         self._warned.add(target["id"])
-                        self.report_problem("deadline_soon", target["id"],
-                                       f"{target['label']} stops waiting for a debugger in {left:.0f} s",
-                                       "Attach now from the amldebug panel, or it runs without a debugger.")
+                        self.report_problem(
+                            "deadline_soon",
+                            target["id"],
+                            f"{target['label']} stops waiting for a debugger in {left:.0f} s",
+                            "Attach now from the amldebug panel, or it runs without a debugger.",
+                        )
             except Exception:  # pragma: no cover - a view must never take the kernel down
                 log.debug("deadline check failed", exc_info=True)

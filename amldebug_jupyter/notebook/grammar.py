@@ -121,8 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--post-mortem", action="store_true")
     submit.add_argument("--no-panel", action="store_true")
     submit.add_argument("--workspace", help="a Workspace in the notebook (azureml backend)")
-    submit.add_argument("--seed-args", action="store_true",
-                        help="azureml: pass the seed document's --remote_debug arguments instead of wrapping")
+    submit.add_argument(
+        "--seed-args", action="store_true", help="azureml: pass the seed document's --remote_debug arguments instead of wrapping"
+    )
 
     status = sub.add_parser("status", prog="%aml_debug status", add_help=False)
     status.add_argument("run", nargs="?")
@@ -139,8 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     attach.add_argument("--port", type=_port)
     attach.add_argument("--local-root")
     attach.add_argument("--remote-root")
-    attach.add_argument("--wait", type=_seconds,
-                        help="seconds to wait for the step to announce its endpoint")
+    attach.add_argument("--wait", type=_seconds, help="seconds to wait for the step to announce its endpoint")
     _add_stop_on_entry(attach)
 
     sub.add_parser("detach", prog="%aml_debug detach", add_help=False)
@@ -197,8 +197,19 @@ def _add_stop_on_entry(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-stop-on-entry", dest="stop_on_entry", action="store_false")
 
 
-SUBCOMMANDS = ("pipeline", "status", "logs", "attach", "detach", "cancel", "panel", "launch-json", "experiment",
-               "image", "container")
+SUBCOMMANDS = (
+    "pipeline",
+    "status",
+    "logs",
+    "attach",
+    "detach",
+    "cancel",
+    "panel",
+    "launch-json",
+    "experiment",
+    "image",
+    "container",
+)
 
 
 def parse(line: str, config: Optional[AmlDebugConfig] = None) -> argparse.Namespace:
@@ -215,7 +226,7 @@ def parse(line: str, config: Optional[AmlDebugConfig] = None) -> argparse.Namesp
     script_args: List[str] = []
     if words[0] == "experiment" and "--" in words:  # everything after -- belongs to the script
         cut = words.index("--")
-        words, script_args = words[:cut], words[cut + 1:]
+        words, script_args = words[:cut], words[cut + 1 :]
     args = build_parser().parse_args(words)
     args.script_args = script_args
     if args.subcommand == "pipeline" and args.action is None:
@@ -228,8 +239,12 @@ def parse(line: str, config: Optional[AmlDebugConfig] = None) -> argparse.Namesp
 
 def with_defaults(args: argparse.Namespace, config: AmlDebugConfig) -> argparse.Namespace:
     """Fill what the line left open from the config: the one place its defaults apply."""
-    fills = {"timeout": config.attach_timeout, "attach": config.attach_mode, "lines": config.log_lines,
-             "wait": config.endpoint_wait}
+    fills = {
+        "timeout": config.attach_timeout,
+        "attach": config.attach_mode,
+        "lines": config.log_lines,
+        "wait": config.endpoint_wait,
+    }
     if args.subcommand in ("pipeline", "experiment"):
         fills.update(stop_on_entry=config.stop_on_entry, backend=config.backend)
     for name, value in fills.items():

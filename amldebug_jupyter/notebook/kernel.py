@@ -42,8 +42,13 @@ def save_target(path: Path, target: Optional[Target]) -> None:
         path.unlink(missing_ok=True)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    data: Dict[str, Any] = {"host": target.host, "port": target.port, "label": target.label,
-                            "path_mappings": list(target.path_mappings), "just_my_code": target.just_my_code}
+    data: Dict[str, Any] = {
+        "host": target.host,
+        "port": target.port,
+        "label": target.label,
+        "path_mappings": list(target.path_mappings),
+        "just_my_code": target.just_my_code,
+    }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data))
     os.replace(tmp, path)
@@ -52,9 +57,13 @@ def save_target(path: Path, target: Optional[Target]) -> None:
 def load_target(path: Path) -> Optional[Target]:
     try:
         data = json.loads(path.read_text())
-        return Target(data["host"], int(data["port"]), label=data.get("label", ""),
-                      path_mappings=tuple(data.get("path_mappings") or ()),
-                      just_my_code=bool(data.get("just_my_code", True)))
+        return Target(
+            data["host"],
+            int(data["port"]),
+            label=data.get("label", ""),
+            path_mappings=tuple(data.get("path_mappings") or ()),
+            just_my_code=bool(data.get("just_my_code", True)),
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -78,9 +87,14 @@ def install_kernelspec(user: bool = True, prefix: Optional[str] = None) -> str:
     from jupyter_client.kernelspec import KernelSpecManager
 
     spec = {
-        "argv": [sys.executable, "-m", "ipykernel_launcher",
-                 f"--IPKernelApp.kernel_class={AmlDebugKernel.__module__}.{AmlDebugKernel.__name__}",
-                 "-f", "{connection_file}"],
+        "argv": [
+            sys.executable,
+            "-m",
+            "ipykernel_launcher",
+            f"--IPKernelApp.kernel_class={AmlDebugKernel.__module__}.{AmlDebugKernel.__name__}",
+            "-f",
+            "{connection_file}",
+        ],
         "display_name": DISPLAY_NAME,
         "language": "python",
         "metadata": {"debugger": True},

@@ -52,16 +52,18 @@ class _StepRow:
         self.status = w.Label("", layout=w.Layout(width="8em"))
         self.endpoint = w.Label("", layout=w.Layout(width="12em"))
         self.countdown = w.Label("", layout=w.Layout(width="7em"))
-        self.buttons = {label: w.Button(description=label, layout=w.Layout(width="6em"))
-                        for label in ("Attach", "Detach", "Logs", "Cancel")}
+        self.buttons = {
+            label: w.Button(description=label, layout=w.Layout(width="6em")) for label in ("Attach", "Detach", "Logs", "Cancel")
+        }
         for label, button in self.buttons.items():
             button.on_click(lambda _b, label=label: on(label, name))
         self.box = w.HBox([self.name, self.status, self.endpoint, self.countdown, *self.buttons.values()])
 
 
 class DebugPanel:
-    def __init__(self, run: DebugRun, actions: Optional[PanelActions] = None, log_lines: Optional[int] = None,
-                 refresh: float = 0.25) -> None:
+    def __init__(
+        self, run: DebugRun, actions: Optional[PanelActions] = None, log_lines: Optional[int] = None, refresh: float = 0.25
+    ) -> None:
         self.run = run
         self.actions = actions or KernelActions()
         self.refresh = refresh
@@ -77,8 +79,7 @@ class DebugPanel:
         self.log_title = w.Label()
         self.log = w.Textarea(layout=w.Layout(width="100%", height="12em"), disabled=True)
         self.message = w.HTML()
-        self.widget = w.VBox([self.header, *(r.box for r in self.rows.values()), self.message,
-                              self.log_title, self.log])
+        self.widget = w.VBox([self.header, *(r.box for r in self.rows.values()), self.message, self.log_title, self.log])
         self._load_log(self.selected)
         self._unsubscribe = run.subscribe(self._on_event)
         self.render()
@@ -126,10 +127,12 @@ class DebugPanel:
     # -- drawing -----------------------------------------------------------------------------
     def render(self) -> None:
         run = self.run
-        link = "".join(f" &middot; <a href='{html.escape(url)}' target='_blank'>{html.escape(label)}</a>"
-                       for label, url in run.links.items())
-        self.header.value = (f"<b>{run.pipeline.name}</b> &middot; run {run.id} &middot; {run.status} "
-                             f"&middot; {run.elapsed:.0f} s{link}")
+        link = "".join(
+            f" &middot; <a href='{html.escape(url)}' target='_blank'>{html.escape(label)}</a>" for label, url in run.links.items()
+        )
+        self.header.value = (
+            f"<b>{run.pipeline.name}</b> &middot; run {run.id} &middot; {run.status} &middot; {run.elapsed:.0f} s{link}"
+        )
         for row in step_rows(run):
             name = row["name"]
             view, state = self.rows[name], run.steps[name]

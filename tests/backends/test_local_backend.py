@@ -32,8 +32,9 @@ def project(tmp_path: Path) -> Path:
 
 
 def two_steps(project: Path, **train_kw) -> Pipeline:
-    return Pipeline("p", [Step("prep", "prep.py", project / "prep"),
-                          Step("train", "train.py", project / "train", ["--lr", 0.5], **train_kw)])
+    return Pipeline(
+        "p", [Step("prep", "prep.py", project / "prep"), Step("train", "train.py", project / "train", ["--lr", 0.5], **train_kw)]
+    )
 
 
 def test_breakpoint_in_the_users_file_is_hit_in_the_snapshot(project: Path, amldebug_home: Path, debugger) -> None:
@@ -44,14 +45,15 @@ def test_breakpoint_in_the_users_file_is_hit_in_the_snapshot(project: Path, amld
     assert endpoint.host == "127.0.0.1" and endpoint.step == "train"
     assert run.steps["prep"].status == "Completed" and run.steps["train"].status == "Running"
 
-    dbg = debugger(endpoint, path_mappings=run.path_mappings("train"),
-                   breakpoints={str(train): [line_of(train, "breakpoint here")]})
+    dbg = debugger(
+        endpoint, path_mappings=run.path_mappings("train"), breakpoints={str(train): [line_of(train, "breakpoint here")]}
+    )
     assert dbg.verified[str(train)][0]["verified"] is True
     stop = dbg.stopped()
     top = stop["frames"][0]
-    assert top["source"]["path"] == str(train)          # reported as the user's file...
+    assert top["source"]["path"] == str(train)  # reported as the user's file...
     assert top["line"] == line_of(train, "breakpoint here")
-    remote_file = dbg.evaluate(top["id"], "__file__")    # ...while running the snapshot copy
+    remote_file = dbg.evaluate(top["id"], "__file__")  # ...while running the snapshot copy
     assert remote_file.strip("'") == str(amldebug_home / "runs" / run.id / "train" / "train.py")
     assert dbg.evaluate(top["id"], "i") == "0"
     dbg.client.request("setBreakpoints", {"source": {"path": str(train)}, "breakpoints": []})
@@ -62,7 +64,7 @@ def test_breakpoint_in_the_users_file_is_hit_in_the_snapshot(project: Path, amld
     log = run.logs("train")
     assert "Debugger attached = True" in log and "total 30 args ['--lr', '0.5']" in log
     assert (amldebug_home / "runs" / run.id / "train" / "user_logs" / "std_log.txt").is_file()
-    assert snapshot_tree(project) == before   # the user's folder is untouched
+    assert snapshot_tree(project) == before  # the user's folder is untouched
 
 
 def test_timeout_lets_the_step_run_without_a_debugger(project: Path) -> None:
@@ -85,13 +87,16 @@ def test_failing_step_stops_the_pipeline(project: Path) -> None:
 
 def test_cancel_kills_the_steps_process_group(project: Path, tmp_path: Path) -> None:
     marker = tmp_path / "child.pid"
-    write(project / "prep" / "prep.py", f"""
+    write(
+        project / "prep" / "prep.py",
+        f"""
         import subprocess, sys, time
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
         open({str(marker)!r}, "w").write(str(child.pid))
         print("working", flush=True)
         time.sleep(120)
-    """)
+    """,
+    )
     run = submit(two_steps(project), timeout=5)
     deadline = time.monotonic() + 20
     while not marker.exists() or not marker.read_text():
@@ -160,15 +165,28 @@ SEED_TRAIN = """
 def test_seed_instrumented_script_is_discovered_by_its_ip_address_line(tmp_path: Path, debugger) -> None:
     src = write(tmp_path / "seed" / "train.py", SEED_TRAIN).parent
     port = free_port()
-    step = Step("train", "train.py", src, ["--remote_debug", "--remote_debug_connection_timeout", 300,
-                                          "--remote_debug_client_ip", "10.0.0.9", "--remote_debug_port", port])
+    step = Step(
+        "train",
+        "train.py",
+        src,
+        [
+            "--remote_debug",
+            "--remote_debug_connection_timeout",
+            300,
+            "--remote_debug_client_ip",
+            "10.0.0.9",
+            "--remote_debug_port",
+            port,
+        ],
+    )
     run = submit(Pipeline("seed", [step]), timeout=30)  # not wrapped: the script instruments itself
     endpoint = run.wait_for_endpoint("train", timeout=30)
     assert (endpoint.origin, endpoint.port) == ("seed", port)
     assert 290 < endpoint.seconds_left() <= 300
     train = src / "train.py"
-    dbg = debugger(endpoint, path_mappings=run.path_mappings("train"),
-                   breakpoints={str(train): [line_of(train, "seed breakpoint")]})
+    dbg = debugger(
+        endpoint, path_mappings=run.path_mappings("train"), breakpoints={str(train): [line_of(train, "seed breakpoint")]}
+    )
     stop = dbg.stopped()
     assert stop["frames"][0]["source"]["path"] == str(train)
     dbg.resume(stop["thread"])

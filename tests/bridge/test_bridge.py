@@ -7,54 +7,13 @@ import signal
 import textwrap
 import time
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-from support import line_of, write
-from support.kernel_harness import LabFrontend, lab_kernel
+from support import line_of
+from support.kernel_harness import LabFrontend
+from support.steps import remote_pid, submit_and_attach
 
 pytestmark = pytest.mark.kernel  # each test drives a real ipykernel as JupyterLab does
-
-TRAIN = """
-    import json                                 # first statement
-    params = {"lr": 0.1, "epochs": 3}
-    history = []
-
-
-    def compute_loss(epoch):
-        value = 1.0 / (epoch + 1)               # inside compute_loss
-        return round(value, 3)
-
-
-    for epoch in range(params["epochs"]):
-        loss = compute_loss(epoch)             # loop breakpoint
-        history.append(loss)
-    print("history", json.dumps(history))
-"""
-
-
-@pytest.fixture
-def train_py(tmp_path: Path) -> Path:
-    return write(tmp_path / "project" / "train" / "train.py", TRAIN)
-
-
-@pytest.fixture
-def lab(amldebug_home: Path) -> Iterator[LabFrontend]:
-    with lab_kernel({"AMLDEBUG_HOME": str(amldebug_home), "PYDEVD_DISABLE_FILE_VALIDATION": "1"}) as fe:
-        assert fe.execute("%load_ext amldebug_jupyter")["status"] == "ok"
-        yield fe
-
-
-def submit_and_attach(lab: LabFrontend, train_py: Path, timeout: float = 60, extra: str = "") -> None:
-    code = textwrap.dedent(f"""
-        from amldebug_jupyter import Pipeline, Step, submit
-        run = submit(Pipeline("p", [Step("train", "train.py", {str(train_py.parent)!r}, debug=True)]),
-                     timeout={timeout}, stop_on_entry=False)
-        %aml_debug attach train {extra}
-    """)
-    reply = lab.execute(code)
-    assert reply["status"] == "ok", lab.output()
-    assert "Debugger retargeted to step 'train'" in lab.output()
 
 
 def test_jupyterlab_sequence_debugs_the_remote_step(lab: LabFrontend, train_py: Path) -> None:
@@ -62,9 +21,9 @@ def test_jupyterlab_sequence_debugs_the_remote_step(lab: LabFrontend, train_py: 
     bp = line_of(train_py, "loop breakpoint")
     replies = lab.toggle_on({str(train_py): [bp]})
     assert replies["initialize"]["success"], replies["initialize"]
-    assert replies["debugInfo"]["body"]["hashMethod"] == "Murmur2"        # stays local
+    assert replies["debugInfo"]["body"]["hashMethod"] == "Murmur2"  # stays local
     assert replies[f"setBreakpoints:{train_py}"]["body"]["breakpoints"][0]["verified"] is True
-    assert replies["inspectVariables"]["body"]["variables"] == []          # not the notebook's globals
+    assert replies["inspectVariables"]["body"]["variables"] == []  # not the notebook's globals
 
     stop = lab.stopped_frame()
     frame = stop["frame"]
@@ -115,12 +74,6 @@ def test_stop_on_entry_without_any_breakpoint(lab: LabFrontend, train_py: Path) 
     lab.toggle_off()
     lab.execute("print(run.wait(30))")
     assert "Completed" in lab.output()
-
-
-def remote_pid(lab: LabFrontend) -> int:
-    lab.streams.clear()
-    lab.execute("print('PID', run.steps['train'].endpoint.pid)")
-    return int(lab.output().split("PID", 1)[1].split()[0])
 
 
 def test_nothing_listening_fails_initialize_within_the_timeout(lab: LabFrontend) -> None:
@@ -194,8 +147,11 @@ def test_another_client_already_attached(lab: LabFrontend, train_py: Path) -> No
     lab.execute("e = run.steps['train'].endpoint; print('AT', e.host, e.port, e.remote_root)")
     host, port, remote_root = lab.output().split("AT", 1)[1].split()[:3]
     with DapClient(host, int(port)) as vscode:
-        attach(vscode, breakpoints={str(train_py): [line_of(train_py, "loop breakpoint")]},
-               path_mappings=[{"localRoot": str(train_py.parent), "remoteRoot": remote_root}])
+        attach(
+            vscode,
+            breakpoints={str(train_py): [line_of(train_py, "loop breakpoint")]},
+            path_mappings=[{"localRoot": str(train_py.parent), "remoteRoot": remote_root}],
+        )
         vscode.wait_for_event("stopped", 20)  # VS Code holds the step
         replies = lab.toggle_on()
         failed = replies.get("attach") or replies["initialize"]
@@ -238,12 +194,12 @@ def hit_cell_breakpoint(lab: LabFrontend) -> None:
 def test_detach_by_toggling_off_restores_cell_debugging(lab: LabFrontend, train_py: Path) -> None:
     submit_and_attach(lab, train_py)
     lab.toggle_on()
-    assert lab.toggle_off()["success"]     # the UI's toggle-off detaches
+    assert lab.toggle_off()["success"]  # the UI's toggle-off detaches
     lab.toggle_on()
     hit_cell_breakpoint(lab)
     lab.toggle_off()
     lab.execute("print(run.wait(30))")
-    assert "Completed" in lab.output()       # the remote kept running and finished
+    assert "Completed" in lab.output()  # the remote kept running and finished
 
 
 def test_detach_magic_with_the_debugger_on_restores_cell_debugging(lab: LabFrontend, train_py: Path) -> None:
@@ -254,7 +210,7 @@ def test_detach_magic_with_the_debugger_on_restores_cell_debugging(lab: LabFront
     assert lab.execute("%aml_debug detach")["status"] == "ok"
     assert "Detached from step 'train' (it keeps running); the debugger now debugs this notebook's cells." in lab.output()
     lab.wait_event("continued", 5, lambda e: e["body"]["threadId"] == stop["thread"])
-    hit_cell_breakpoint(lab)                  # same frontend session, now local
+    hit_cell_breakpoint(lab)  # same frontend session, now local
     lab.toggle_off()
     lab.execute("print(run.wait(30))")
     assert "Completed" in lab.output()
@@ -267,8 +223,10 @@ def test_unmapped_remote_source_is_served_by_reference(lab: LabFrontend, train_p
     host, port = lab.output().split("AT", 1)[1].split()[:2]
     elsewhere = tmp_path / "unrelated"
     elsewhere.mkdir()
-    lab.execute(f"%aml_debug detach\n%aml_debug attach --host {host} --port {port} "
-                f"--local-root {elsewhere} --remote-root /opt/not-this-step")
+    lab.execute(
+        f"%aml_debug detach\n%aml_debug attach --host {host} --port {port} "
+        f"--local-root {elsewhere} --remote-root /opt/not-this-step"
+    )
     # No usable mapping, so the breakpoint goes on the path the remote runs (its snapshot).
     lab.execute("snapshot_train = str(run.steps['train'].remote_root / 'train.py'); print('SNAP', snapshot_train)")
     snapshot_train = lab.output().split("SNAP", 1)[1].split()[0]
@@ -283,14 +241,13 @@ def test_unmapped_remote_source_is_served_by_reference(lab: LabFrontend, train_p
     lab.toggle_off()
 
 
-def test_a_client_that_never_ends_its_configuration_releases_the_step_after_the_grace(
-        lab: LabFrontend, train_py: Path) -> None:
+def test_a_client_that_never_ends_its_configuration_releases_the_step_after_the_grace(lab: LabFrontend, train_py: Path) -> None:
     from support.kernel_harness import JUPYTERLAB_INITIALIZE
 
     lab.execute("%config AmlDebugConfig.configuration_grace = 0.5")
     submit_and_attach(lab, train_py)
     assert lab.request("initialize", JUPYTERLAB_INITIALIZE)["success"]
-    assert lab.request("attach", {})["success"]          # and nothing more: no setExceptionBreakpoints
+    assert lab.request("attach", {})["success"]  # and nothing more: no setExceptionBreakpoints
     lab.streams.clear()
     assert lab.execute("print(run.wait(20))")["status"] == "ok"
     assert "Completed" in lab.output()

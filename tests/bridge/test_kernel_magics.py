@@ -33,11 +33,13 @@ def wait_until_retargeted(lab: LabFrontend, timeout: float = 30) -> None:
 
 
 def test_submit_with_attach_auto_then_the_debugger_stops_in_the_step(lab: LabFrontend, tmp_path: Path) -> None:
-    train = write(tmp_path / "proj" / "train" / "train.py", "data = [1, 2, 3]\nfor x in data:\n    y = x * 2  # bp\nprint('done', y)\n")
+    train = write(
+        tmp_path / "proj" / "train" / "train.py", "data = [1, 2, 3]\nfor x in data:\n    y = x * 2  # bp\nprint('done', y)\n"
+    )
     write(tmp_path / "proj" / "prep" / "prep.py", "print('prep')\n")
     code = textwrap.dedent(f"""
         from amldebug_jupyter import Pipeline, Step
-        pipeline = Pipeline("p", [Step("prep", "prep.py", {str(train.parent.parent / 'prep')!r}),
+        pipeline = Pipeline("p", [Step("prep", "prep.py", {str(train.parent.parent / "prep")!r}),
                                   Step("train", "train.py", {str(train.parent)!r})])
         run = %aml_debug pipeline submit pipeline --debug train --timeout 60 --no-stop-on-entry
     """)
@@ -57,9 +59,11 @@ def test_submit_with_attach_auto_then_the_debugger_stops_in_the_step(lab: LabFro
 
 
 def test_bad_input_in_a_kernel_is_one_line_and_the_kernel_stays_usable(lab: LabFrontend) -> None:
-    for line, expected in [("%aml_debug frobnicate", "UsageError: %aml_debug: unknown subcommand 'frobnicate'"),
-                           ("%aml_debug pipeline submit nosuch", "is not defined in the notebook"),
-                           ("%aml_debug cancel", "aml_debug: No run yet")]:
+    for line, expected in [
+        ("%aml_debug frobnicate", "UsageError: %aml_debug: unknown subcommand 'frobnicate'"),
+        ("%aml_debug pipeline submit nosuch", "is not defined in the notebook"),
+        ("%aml_debug cancel", "aml_debug: No run yet"),
+    ]:
         lab.streams.clear()
         reply = lab.execute(line)
         out = lab.output()
@@ -76,7 +80,7 @@ def test_unload_takes_back_what_load_added_and_load_works_again(lab: LabFrontend
     write(tmp_path / "proj" / "train.py", "x = 1\nprint('trained', x)\n")
     code = textwrap.dedent(f"""
         from amldebug_jupyter import Pipeline, Step
-        pipeline = Pipeline("p", [Step("train", "train.py", {str(tmp_path / 'proj')!r})])
+        pipeline = Pipeline("p", [Step("train", "train.py", {str(tmp_path / "proj")!r})])
         run = %aml_debug pipeline submit pipeline --debug train --timeout 60 --attach manual --no-panel --no-stop-on-entry
         run.wait_for_endpoint("train", 30)
     """)
@@ -92,8 +96,9 @@ def test_unload_takes_back_what_load_added_and_load_works_again(lab: LabFrontend
     assert lab.execute("%aml_debug status")["status"] == "error"
     assert "Line magic function `%aml_debug` not found" in lab.output()
     lab.streams.clear()
-    lab.execute("k = get_ipython().kernel\n"
-                "print('HOOKED', 'do_debug_request' in vars(k), hasattr(k, '_amldebug_bridge'), run.status)")
+    lab.execute(
+        "k = get_ipython().kernel\nprint('HOOKED', 'do_debug_request' in vars(k), hasattr(k, '_amldebug_bridge'), run.status)"
+    )
     assert "HOOKED False False Running" in lab.output()  # the step still waits for a debugger
 
     assert lab.execute("%load_ext amldebug_jupyter")["status"] == "ok", lab.output()

@@ -19,8 +19,10 @@ from amldebug_jupyter import UserError
 from amldebug_jupyter.bridge.launchjson import JsoncError, LaunchJsonError, strip_jsonc, write_attach_config
 
 NAME = "Azure ML: train"
-MAPPINGS = [{"localRoot": "/home/me/proj/code/train", "remoteRoot": "/mnt/azureml/cr/j/abc/exe/wd"},
-            {"localRoot": "C:\\Users\\me\\lib", "remoteRoot": "/opt/lib"}]
+MAPPINGS = [
+    {"localRoot": "/home/me/proj/code/train", "remoteRoot": "/mnt/azureml/cr/j/abc/exe/wd"},
+    {"localRoot": "C:\\Users\\me\\lib", "remoteRoot": "/opt/lib"},
+]
 
 # A launch.json as people keep it: comments everywhere, a string holding // and /* and escaped
 # quotes and brackets, a trailing comma after the last entry, then a comment before the ']'.
@@ -52,16 +54,32 @@ REALISTIC = """\
 }
 """
 REALISTIC_CONFIGS = [
-    {"name": "Python: current file", "type": "debugpy", "request": "launch", "program": "${file}",
-     "args": ["--url", "http://example.com//x", 'say "hi" /* no comment */ {[']},
+    {
+        "name": "Python: current file",
+        "type": "debugpy",
+        "request": "launch",
+        "program": "${file}",
+        "args": ["--url", "http://example.com//x", 'say "hi" /* no comment */ {['],
+    },
     {"name": "Tests", "type": "debugpy", "request": "launch", "module": "pytest"},
 ]
 
 
-def expected(host: str = "10.0.0.4", port: int = 5678, mappings: List[Dict[str, str]] = MAPPINGS,
-             just_my_code: bool = True, name: str = NAME) -> Dict[str, Any]:
-    return {"name": name, "type": "debugpy", "request": "attach", "connect": {"host": host, "port": port},
-            "pathMappings": mappings, "justMyCode": just_my_code}
+def expected(
+    host: str = "10.0.0.4",
+    port: int = 5678,
+    mappings: List[Dict[str, str]] = MAPPINGS,
+    just_my_code: bool = True,
+    name: str = NAME,
+) -> Dict[str, Any]:
+    return {
+        "name": name,
+        "type": "debugpy",
+        "request": "attach",
+        "connect": {"host": host, "port": port},
+        "pathMappings": mappings,
+        "justMyCode": just_my_code,
+    }
 
 
 def write_config(path: Path, **kw: Any) -> str:
@@ -82,14 +100,14 @@ def launch_json(tmp_path: Path, text: str) -> Path:
 
 # --- a new file -------------------------------------------------------------------------------
 
+
 def test_creates_the_file_and_its_folders(tmp_path: Path) -> None:
     path = tmp_path / "proj" / ".vscode" / "launch.json"
     summary = write_config(path, just_my_code=False)
     assert summary == f"Created {path} with '{NAME}'"
     text = path.read_text()
     assert text == json.dumps({"version": "0.2.0", "configurations": [expected(just_my_code=False)]}, indent=4) + "\n"
-    assert list(json.loads(text)["configurations"][0]) == ["name", "type", "request", "connect", "pathMappings",
-                                                           "justMyCode"]
+    assert list(json.loads(text)["configurations"][0]) == ["name", "type", "request", "connect", "pathMappings", "justMyCode"]
     assert sorted(p.name for p in path.parent.iterdir()) == ["launch.json"]  # no temp file, no backup
 
 
@@ -120,6 +138,7 @@ def test_empty_file_is_filled_in(tmp_path: Path) -> None:
 
 # --- merging into an existing file --------------------------------------------------------------
 
+
 def test_merge_keeps_every_other_byte(tmp_path: Path) -> None:
     path = launch_json(tmp_path, REALISTIC)
     assert write_config(path) == f"Added '{NAME}' to {path}"
@@ -129,8 +148,8 @@ def test_merge_keeps_every_other_byte(tmp_path: Path) -> None:
     cut = REALISTIC.index("// Remote entries go below.") + len("// Remote entries go below.")
     before, after = REALISTIC[:cut], REALISTIC[cut:]
     assert new.startswith(before) and new.endswith(after)
-    inserted = new[len(before):len(new) - len(after)]
-    assert inserted.startswith("\n        {\n            \"name\"")  # indented like the other entries
+    inserted = new[len(before) : len(new) - len(after)]
+    assert inserted.startswith('\n        {\n            "name"')  # indented like the other entries
     assert inserted.endswith("\n        }")
     assert json.loads(inserted) == expected()
     assert new == before + inserted + after
@@ -150,16 +169,18 @@ def test_the_written_entry_is_exactly_the_given_values(tmp_path: Path) -> None:
 
 def test_update_in_place_keeps_position_and_neighbours(tmp_path: Path) -> None:
     old_entry = '{"name": "Azure ML: train", "type": "debugpy", "request": "attach", "port": 1}'
-    original = ("{\n    \"configurations\": [\n        {\"name\": \"first\"}, // one\n"
-                f"        {old_entry}, /* two */\n"
-                "        {\"name\": \"last\", \"note\": \"Azure ML: train\"}\n    ]\n}\n")
+    original = (
+        '{\n    "configurations": [\n        {"name": "first"}, // one\n'
+        f"        {old_entry}, /* two */\n"
+        '        {"name": "last", "note": "Azure ML: train"}\n    ]\n}\n'
+    )
     path = launch_json(tmp_path, original)
     assert write_config(path, port=9000) == f"Updated '{NAME}' in {path}"
     new = path.read_text()
     start = original.index(old_entry)
     end = start + len(old_entry)
     assert new.startswith(original[:start]) and new.endswith(original[end:])
-    replaced = new[start:len(new) - len(original) + end]
+    replaced = new[start : len(new) - len(original) + end]
     assert json.loads(replaced) == expected(port=9000)
     assert replaced.endswith("\n        }")
     assert [c["name"] for c in parse(new)["configurations"]] == ["first", NAME, "last"]
@@ -201,50 +222,50 @@ ENTRY_8 = json.dumps(expected(), indent=4).replace("\n", "\n        ")  # an ele
 def test_empty_array(tmp_path: Path) -> None:
     path = launch_json(tmp_path, '{\n    "version": "0.2.0",\n    "configurations": []\n}\n')
     write_config(path)
-    assert path.read_text() == ('{\n    "version": "0.2.0",\n    "configurations": [\n        '
-                                + ENTRY_8 + '\n    ]\n}\n')
+    assert path.read_text() == ('{\n    "version": "0.2.0",\n    "configurations": [\n        ' + ENTRY_8 + "\n    ]\n}\n")
 
 
 def test_array_with_only_a_comment(tmp_path: Path) -> None:
     path = launch_json(tmp_path, '{\n    "configurations": [\n        // nothing yet\n    ],\n}\n')
     write_config(path)
-    assert path.read_text() == ('{\n    "configurations": [\n        // nothing yet\n        '
-                                + ENTRY_8 + '\n    ],\n}\n')
+    assert path.read_text() == ('{\n    "configurations": [\n        // nothing yet\n        ' + ENTRY_8 + "\n    ],\n}\n")
 
 
 def test_comma_goes_before_a_comment_after_the_last_element(tmp_path: Path) -> None:
     path = launch_json(tmp_path, '{\n    "configurations": [\n        {"name": "a"} // a /* b\n    ]\n}\n')
     write_config(path)
-    assert path.read_text() == ('{\n    "configurations": [\n        {"name": "a"}, // a /* b\n        '
-                                + ENTRY_8 + '\n    ]\n}\n')
+    assert path.read_text() == (
+        '{\n    "configurations": [\n        {"name": "a"}, // a /* b\n        ' + ENTRY_8 + "\n    ]\n}\n"
+    )
 
 
 def test_compact_array_gets_its_bracket_on_a_new_line(tmp_path: Path) -> None:
     path = launch_json(tmp_path, '{\n    "configurations": [{"name": "a"}]\n}\n')
     write_config(path)
-    assert path.read_text() == ('{\n    "configurations": [{"name": "a"},\n        ' + ENTRY_8 + '\n    ]\n}\n')
+    assert path.read_text() == ('{\n    "configurations": [{"name": "a"},\n        ' + ENTRY_8 + "\n    ]\n}\n")
     assert parse(path.read_text())["configurations"] == [{"name": "a"}, expected()]
 
 
 def test_no_configurations_key(tmp_path: Path) -> None:
     path = launch_json(tmp_path, '{\n    "version": "0.2.0" // the format\n}\n')
     assert write_config(path) == f"Added '{NAME}' to {path}"
-    assert path.read_text() == ('{\n    "version": "0.2.0", // the format\n    "configurations": [\n        '
-                                + ENTRY_8 + '\n    ]\n}\n')
+    assert path.read_text() == (
+        '{\n    "version": "0.2.0", // the format\n    "configurations": [\n        ' + ENTRY_8 + "\n    ]\n}\n"
+    )
 
 
 def test_no_configurations_key_in_empty_object(tmp_path: Path) -> None:
     path = launch_json(tmp_path, "{}")
     write_config(path)
     assert parse(path.read_text()) == {"configurations": [expected()]}
-    assert path.read_text() == '{\n    "configurations": [\n        ' + ENTRY_8 + '\n    ]\n}'
+    assert path.read_text() == '{\n    "configurations": [\n        ' + ENTRY_8 + "\n    ]\n}"
 
 
 def test_tab_indented_file_stays_tab_indented(tmp_path: Path) -> None:
     path = launch_json(tmp_path, '{\n\t"version": "0.2.0",\n\t"configurations": []\n}\n')
     write_config(path)
     entry = json.dumps(expected(), indent="\t").replace("\n", "\n\t\t")
-    assert path.read_text() == '{\n\t"version": "0.2.0",\n\t"configurations": [\n\t\t' + entry + '\n\t]\n}\n'
+    assert path.read_text() == '{\n\t"version": "0.2.0",\n\t"configurations": [\n\t\t' + entry + "\n\t]\n}\n"
 
 
 def test_crlf_file_keeps_crlf(tmp_path: Path) -> None:
@@ -267,20 +288,24 @@ def test_bom_is_kept(tmp_path: Path) -> None:
 
 # --- refusals: the file is left exactly as it was -----------------------------------------------
 
-@pytest.mark.parametrize("text, line, detail", [
-    ("this is not json\n", 1, "unexpected 'this'"),
-    ('{\n  "configurations": [\n    {"name": "a"}\n', 2, "'[' is never closed"),
-    ('{\n  "configurations": [\n    {"name": "a"}\n  }\n}\n', 4, "expected ',' or ']', found '}'"),
-    ('[\n  {"name": "a"}\n]\n', 1, "the top level must be an object"),
-    ('{\n  "version": "0.2.0",\n  "configurations": {"name": "a"}\n}\n', 3, '"configurations" must be an array'),
-    ('{\n  /* open comment\n  "configurations": []\n}\n', 2, "comment is never closed"),
-    ('{\n  "version": "0.2.0\n}\n', 2, "string is not closed"),
-    ('{"a": 1,, "configurations": []}', 1, "expected a \"key\""),
-    ('{"a": tru}', 1, "unexpected 'tru'"),
-    ('{"a": "\\x"}', 1, "bad string"),
-    ('{"a": 1} {"b": 2}', 1, "after the end of the document"),
-    ("// only a comment\n", 2, "there is no JSON value"),
-])
+
+@pytest.mark.parametrize(
+    "text, line, detail",
+    [
+        ("this is not json\n", 1, "unexpected 'this'"),
+        ('{\n  "configurations": [\n    {"name": "a"}\n', 2, "'[' is never closed"),
+        ('{\n  "configurations": [\n    {"name": "a"}\n  }\n}\n', 4, "expected ',' or ']', found '}'"),
+        ('[\n  {"name": "a"}\n]\n', 1, "the top level must be an object"),
+        ('{\n  "version": "0.2.0",\n  "configurations": {"name": "a"}\n}\n', 3, '"configurations" must be an array'),
+        ('{\n  /* open comment\n  "configurations": []\n}\n', 2, "comment is never closed"),
+        ('{\n  "version": "0.2.0\n}\n', 2, "string is not closed"),
+        ('{"a": 1,, "configurations": []}', 1, 'expected a "key"'),
+        ('{"a": tru}', 1, "unexpected 'tru'"),
+        ('{"a": "\\x"}', 1, "bad string"),
+        ('{"a": 1} {"b": 2}', 1, "after the end of the document"),
+        ("// only a comment\n", 2, "there is no JSON value"),
+    ],
+)
 def test_unparsable_file_is_refused_and_untouched(tmp_path: Path, text: str, line: int, detail: str) -> None:
     path = launch_json(tmp_path, text)
     with pytest.raises(LaunchJsonError) as err:
@@ -317,6 +342,7 @@ def test_folder_in_the_way_is_one_clear_line(tmp_path: Path) -> None:
 
 # --- backups, permissions, atomic replacement ---------------------------------------------------
 
+
 def test_backup_holds_the_previous_content(tmp_path: Path) -> None:
     path = launch_json(tmp_path, REALISTIC)
     backup = path.with_name("launch.json.bak")
@@ -351,6 +377,7 @@ def test_symlinked_file_stays_a_symlink(tmp_path: Path) -> None:
 
 # --- the scanner -------------------------------------------------------------------------------
 
+
 def test_strip_jsonc_keeps_offsets_and_strings() -> None:
     text = '{"a": "x // y /* z */", // c\n "b": [1, 2,], /* d */}'
     stripped = strip_jsonc(text)
@@ -364,12 +391,11 @@ def test_strip_jsonc_rejects_bad_text() -> None:
     assert err.value.line == 3
 
 
-GAPS = ["", " ", "\n", "\r\n    ", "\t", "// c\n", " /* b */ ", '/* {["// */', '//x */ "{\n', "/**/\n",
-        "/* multi\nline */"]
-scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
-           | st.text())
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
-                      | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=20)
+GAPS = ["", " ", "\n", "\r\n    ", "\t", "// c\n", " /* b */ ", '/* {["// */', '//x */ "{\n', "/**/\n", "/* multi\nline */"]
+scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
+values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=20
+)
 
 
 def jsonc(value: Any, rnd: random.Random) -> str:
@@ -396,15 +422,23 @@ def gap_wrapped(text: str, rnd: random.Random) -> str:
     return rnd.choice(GAPS) + text + rnd.choice(GAPS)
 
 
-entries = st.lists(st.dictionaries(st.sampled_from(["name", "type", "x"]),
-                                   st.sampled_from([NAME, "other", 1, None, [NAME]]), max_size=3), max_size=4)
+entries = st.lists(
+    st.dictionaries(st.sampled_from(["name", "type", "x"]), st.sampled_from([NAME, "other", 1, None, [NAME]]), max_size=3),
+    max_size=4,
+)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(configs=entries, extra=st.dictionaries(st.sampled_from(["version", "compounds", "z"]), values, max_size=2),
-       has_configs=st.booleans(), crlf=st.booleans(), rnd=st.randoms(use_true_random=False))
-def test_any_launch_json_gets_the_entry(configs: List[Dict[str, Any]], extra: Dict[str, Any], has_configs: bool,
-                                       crlf: bool, rnd: random.Random) -> None:
+@given(
+    configs=entries,
+    extra=st.dictionaries(st.sampled_from(["version", "compounds", "z"]), values, max_size=2),
+    has_configs=st.booleans(),
+    crlf=st.booleans(),
+    rnd=st.randoms(use_true_random=False),
+)
+def test_any_launch_json_gets_the_entry(
+    configs: List[Dict[str, Any]], extra: Dict[str, Any], has_configs: bool, crlf: bool, rnd: random.Random
+) -> None:
     document = dict(extra, configurations=configs) if has_configs else dict(extra)
     original = gap_wrapped(jsonc(document, rnd), rnd)
     if crlf:

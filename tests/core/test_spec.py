@@ -15,7 +15,9 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_yaml_pipeline_resolves_folders_relative_to_the_file(project: Path) -> None:
-    spec = write(project / "pipeline.yaml", """
+    spec = write(
+        project / "pipeline.yaml",
+        """
         name: two
         steps:
           - name: a
@@ -23,7 +25,8 @@ def test_yaml_pipeline_resolves_folders_relative_to_the_file(project: Path) -> N
             source_directory: a
             arguments: [--n, 3]
           - {name: b, script: b.py, source_directory: b, debug: true}
-    """)
+    """,
+    )
     p = Pipeline.from_yaml(spec)
     p.validate()
     assert [s.name for s in p.steps] == ["a", "b"]
@@ -32,13 +35,16 @@ def test_yaml_pipeline_resolves_folders_relative_to_the_file(project: Path) -> N
     assert [s.debug for s in p.steps] == [False, True]
 
 
-@pytest.mark.parametrize("text, message", [
-    ("name: x\nsteps: [", "not valid YAML (line"),
-    ("- 1\n- 2\n", "expected a mapping"),
-    ("name: x\nsteps:\n  - {name: a}\n", "needs at least 'name' and 'script'"),
-    ("name: x\nsteps:\n  - {name: a, script: a.py, colour: red}\n", "unknown keys: ['colour']"),
-    ("name: x\nsteps:\n  - {name: a, script: a.py, arguments: --x}\n", "'arguments' must be a list"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("name: x\nsteps: [", "not valid YAML (line"),
+        ("- 1\n- 2\n", "expected a mapping"),
+        ("name: x\nsteps:\n  - {name: a}\n", "needs at least 'name' and 'script'"),
+        ("name: x\nsteps:\n  - {name: a, script: a.py, colour: red}\n", "unknown keys: ['colour']"),
+        ("name: x\nsteps:\n  - {name: a, script: a.py, arguments: --x}\n", "'arguments' must be a list"),
+    ],
+)
 def test_bad_yaml_is_one_clear_line(project: Path, text: str, message: str) -> None:
     spec = project / "bad.yaml"
     spec.write_text(text)
@@ -53,14 +59,17 @@ def test_missing_yaml_file(tmp_path: Path) -> None:
         Pipeline.from_yaml(tmp_path / "nope.yaml")
 
 
-@pytest.mark.parametrize("steps, message", [
-    ([], "has no steps"),
-    ([Step("a", "a.py", "a"), Step("a", "b.py", "b")], "used twice"),
-    ([Step("a", "missing.py", "a")], "script 'missing.py' not found"),
-    ([Step("a", "a.py", "nowhere")], "source_directory 'nowhere' does not exist"),
-    ([Step("a/b", "a.py", "a")], "is not usable"),
-    (["not a step"], "is not an amldebug_jupyter.Step"),
-])
+@pytest.mark.parametrize(
+    "steps, message",
+    [
+        ([], "has no steps"),
+        ([Step("a", "a.py", "a"), Step("a", "b.py", "b")], "used twice"),
+        ([Step("a", "missing.py", "a")], "script 'missing.py' not found"),
+        ([Step("a", "a.py", "nowhere")], "source_directory 'nowhere' does not exist"),
+        ([Step("a/b", "a.py", "a")], "is not usable"),
+        (["not a step"], "is not an amldebug_jupyter.Step"),
+    ],
+)
 def test_invalid_pipelines_explain_themselves(project: Path, monkeypatch, steps, message) -> None:
     monkeypatch.chdir(project)
     with pytest.raises(SpecError, match=message):

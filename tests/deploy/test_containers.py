@@ -100,8 +100,10 @@ def test_a_bridge_network_publishes_on_loopback_only(debug_image: str, lab: LabF
     try:
         score = write(tmp_path / "app" / "score.py", SCORE)
         http, debug = free_port(), free_port()
-        lab.execute(f"%aml_debug container run {debug_image} --score {score} --network {network.name} "
-                    f"--http-port {http} --debug-port {debug} --timeout 60")
+        lab.execute(
+            f"%aml_debug container run {debug_image} --score {score} --network {network.name} "
+            f"--http-port {http} --debug-port {debug} --timeout 60"
+        )
         ports = client.containers.get("amldebug-score").attrs["NetworkSettings"]["Ports"]
         published = {name: [(b["HostIp"], b["HostPort"]) for b in bindings or []] for name, bindings in ports.items()}
         assert published == {"5001/tcp": [("127.0.0.1", str(http))], f"{debug}/tcp": [("127.0.0.1", str(debug))]}
@@ -156,8 +158,12 @@ def test_a_failing_build_is_one_line_and_builds_nothing(tmp_path: Path) -> None:
     with pytest.raises(BackendError, match=r"Could not fetch the image's Python packages: .*no-such-package-amldebug"):
         build_local_image(ensure_base_image(), ["no-such-package-amldebug==0.0.1"], say=lambda line: None)
     tiny = write(tmp_path / "ctx" / "hello.txt", "no python in here\n").parent  # a base image without Python
-    docker.from_env().images.build(path=str(tiny), dockerfile=str(write(tiny / "Dockerfile", "FROM scratch\nCOPY hello.txt /\n")),
-                                   tag="amldebug-test-nopython:1", rm=True)
+    docker.from_env().images.build(
+        path=str(tiny),
+        dockerfile=str(write(tiny / "Dockerfile", "FROM scratch\nCOPY hello.txt /\n")),
+        tag="amldebug-test-nopython:1",
+        rm=True,
+    )
     with pytest.raises(BackendError, match="The base image amldebug-test-nopython:1 cannot run python3"):
         build_local_image("amldebug-test-nopython:1", say=lambda line: None)
     docker.from_env().images.remove("amldebug-test-nopython:1", force=True)
@@ -176,8 +182,10 @@ def test_container_run_failures_in_the_notebook_leave_nothing_running(debug_imag
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = shell.run_line_magic("aml_debug", f"container run {debug_image} --score {score} --name amldebug-busy "
-                                                   f"--http-port {port} --timeout 5 --attach manual")
+        result = shell.run_line_magic(
+            "aml_debug",
+            f"container run {debug_image} --score {score} --name amldebug-busy --http-port {port} --timeout 5 --attach manual",
+        )
     err = capsys.readouterr().err.strip()
     assert result is None and "\n" not in err, err
     assert err.startswith("aml_debug: The container amldebug-busy exited before waiting for a debugger"), err
@@ -188,7 +196,9 @@ def test_container_run_failures_in_the_notebook_leave_nothing_running(debug_imag
 def test_an_experiment_runs_in_a_container_of_its_environment(lab: LabFrontend, tmp_path: Path) -> None:
     from test_kernel_magics import wait_until_retargeted
 
-    script = write(tmp_path / "exp" / "train.py", """
+    script = write(
+        tmp_path / "exp" / "train.py",
+        """
         import os
         import sys
 
@@ -196,10 +206,13 @@ def test_an_experiment_runs_in_a_container_of_its_environment(lab: LabFrontend, 
         epochs = int(sys.argv[sys.argv.index("--epochs") + 1])
         total = epochs * 10          # experiment breakpoint
         print("in container:", in_container, "total:", total)
-    """)
+    """,
+    )
     conda = write(tmp_path / "exp" / "env.yml", "dependencies:\n  - python=3.11\n  - pip:\n    - debugpy\n")
-    run_line = (f"run = %aml_debug experiment run {script} --docker {ensure_base_image()} --conda-file {conda} "
-                "--timeout 60 --no-stop-on-entry --no-panel -- --epochs 3")
+    run_line = (
+        f"run = %aml_debug experiment run {script} --docker {ensure_base_image()} --conda-file {conda} "
+        "--timeout 60 --no-stop-on-entry --no-panel -- --epochs 3"
+    )
     lab.streams.clear()
     assert lab.execute(run_line, timeout=600)["status"] == "ok", lab.output()
     assert "Successfully built" in lab.output() or "Reusing" in lab.output(), lab.output()  # the build log shows

@@ -56,21 +56,24 @@ def packaging(registry: Registry, debug_image: str) -> Iterator[type]:
 
 
 @pytest.mark.kernel
-def test_package_build_pull_tag_reuse_and_debug_from_the_notebook(packaging: type, registry: Registry,
-                                                                   amldebug_home: Path, tmp_path: Path) -> None:
+def test_package_build_pull_tag_reuse_and_debug_from_the_notebook(
+    packaging: type, registry: Registry, amldebug_home: Path, tmp_path: Path
+) -> None:
     score = write(tmp_path / "app" / "score.py", SCORE)
     conda = write(tmp_path / "myenv.yml", CONDA)
     build = f"%aml_debug image build --model sklearn-mnist:3 --entry-script {score} --conda-file {conda} --workspace ws"
     with lab_kernel({"AMLDEBUG_HOME": str(amldebug_home), "PYDEVD_DISABLE_FILE_VALIDATION": "1"}) as lab:
         assert lab.execute("%load_ext amldebug_jupyter")["status"] == "ok"
-        setup = (f"import sys; sys.path.insert(0, {str(TESTS)!r})\n"
-                 "from support.fake_azureml import FakePackagingService, offline_workspace\n"
-                 "import amldebug_jupyter.backends.azureml.service as service\n"
-                 f"FakePackagingService.registry = {tuple(registry)!r}\n"
-                 f"FakePackagingService.base_image = {ensure_base_image()!r}\n"
-                 "FakePackagingService.packages = []\n"
-                 "service.AzureMLService = FakePackagingService\n"
-                 "ws = offline_workspace()")
+        setup = (
+            f"import sys; sys.path.insert(0, {str(TESTS)!r})\n"
+            "from support.fake_azureml import FakePackagingService, offline_workspace\n"
+            "import amldebug_jupyter.backends.azureml.service as service\n"
+            f"FakePackagingService.registry = {tuple(registry)!r}\n"
+            f"FakePackagingService.base_image = {ensure_base_image()!r}\n"
+            "FakePackagingService.packages = []\n"
+            "service.AzureMLService = FakePackagingService\n"
+            "ws = offline_workspace()"
+        )
         assert lab.execute(setup)["status"] == "ok", lab.output()
         tag = None
         try:
@@ -117,11 +120,19 @@ def test_a_failing_package_build_is_one_line_after_its_log(packaging: type, tmp_
     packaging.fail_with = "pip failed: No matching distribution found for sklearn==99"
     said = []
     with pytest.raises(BackendError, match=r"^Model.package ended Failed: Image build failed: pip failed: No matching"):
-        build_package_image("sklearn-mnist:3", write(tmp_path / "app" / "score.py", SCORE),
-                            write(tmp_path / "myenv.yml", CONDA), workspace=offline_workspace(), say=said.append,
-                            service=packaging(), poll=0.05)
-    assert said[-2:] == ["Step 1/6 : FROM mcr.microsoft.com/azureml/base",
-                         "ERROR: pip failed: No matching distribution found for sklearn==99"]
+        build_package_image(
+            "sklearn-mnist:3",
+            write(tmp_path / "app" / "score.py", SCORE),
+            write(tmp_path / "myenv.yml", CONDA),
+            workspace=offline_workspace(),
+            say=said.append,
+            service=packaging(),
+            poll=0.05,
+        )
+    assert said[-2:] == [
+        "Step 1/6 : FROM mcr.microsoft.com/azureml/base",
+        "ERROR: pip failed: No matching distribution found for sklearn==99",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -137,8 +148,13 @@ def tiny_pushed(registry: Registry) -> Iterator[str]:
         tar.addfile(info, io.BytesIO(b"hi\n"))
     reference = f"{registry.address}/tiny:1"
     client.api.import_image_from_data(data.getvalue(), repository=f"{registry.address}/tiny", tag="1")
-    for frame in client.api.push(f"{registry.address}/tiny", "1", stream=True, decode=True,
-                                 auth_config={"username": registry.username, "password": registry.password}):
+    for frame in client.api.push(
+        f"{registry.address}/tiny",
+        "1",
+        stream=True,
+        decode=True,
+        auth_config={"username": registry.username, "password": registry.password},
+    ):
         assert "error" not in frame, frame
     client.images.remove(reference)
     yield reference
@@ -178,15 +194,20 @@ def test_a_registered_environment_is_extended_under_a_new_name() -> None:
     assert "azureml-defaults" not in list(registered.python.conda_dependencies.pip_packages)
 
 
-@pytest.mark.parametrize("line, error", [
-    ("image build --backend azureml --model m:1", "needs --model NAME[:VERSION] and --entry-script score.py"),
-    ("image build --model m:x --entry-script {score} --conda-file {conda}", "--model 'm:x': expected NAME or NAME:VERSION"),
-    ("image build --model m:1 --entry-script {score}", "give exactly one of --conda-file FILE or --environment NAME"),
-    ("image build --model m:1 --entry-script {score} --conda-file {conda} --environment e",
-     "give exactly one of --conda-file FILE or --environment NAME"),
-    ("image build --model m:1 --entry-script nowhere.py --conda-file {conda}", "--entry-script nowhere.py: no such file"),
-    ("image build --backend local --model m:1", "--model and --environment need --backend azureml"),
-])
+@pytest.mark.parametrize(
+    "line, error",
+    [
+        ("image build --backend azureml --model m:1", "needs --model NAME[:VERSION] and --entry-script score.py"),
+        ("image build --model m:x --entry-script {score} --conda-file {conda}", "--model 'm:x': expected NAME or NAME:VERSION"),
+        ("image build --model m:1 --entry-script {score}", "give exactly one of --conda-file FILE or --environment NAME"),
+        (
+            "image build --model m:1 --entry-script {score} --conda-file {conda} --environment e",
+            "give exactly one of --conda-file FILE or --environment NAME",
+        ),
+        ("image build --model m:1 --entry-script nowhere.py --conda-file {conda}", "--entry-script nowhere.py: no such file"),
+        ("image build --backend local --model m:1", "--model and --environment need --backend azureml"),
+    ],
+)
 def test_bad_image_build_input_is_one_line(line: str, error: str, tmp_path: Path, capsys, monkeypatch) -> None:
     from IPython import get_ipython
     from IPython.core.error import UsageError

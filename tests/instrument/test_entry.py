@@ -117,13 +117,17 @@ def test_usage_errors_are_one_line(snap: Path) -> None:
 
 
 def test_post_mortem_stops_at_the_failing_frame(tmp_path: Path, debugger) -> None:
-    snap = stage(tmp_path, "train.py", """
+    snap = stage(
+        tmp_path,
+        "train.py",
+        """
         def divide(total, count):
             share = total / count   # fails
             return share
 
         print("result", divide(10, 0))
-    """)
+    """,
+    )
     proc = start_entry(snap, "train.py", [], ["--timeout", "20", "--post-mortem"])
     try:
         first = read_endpoint(proc, [], EndpointDetector("s"))
@@ -143,10 +147,14 @@ def test_post_mortem_stops_at_the_failing_frame(tmp_path: Path, debugger) -> Non
 
 
 def test_post_mortem_waits_for_a_late_debugger(tmp_path: Path, debugger) -> None:
-    snap = stage(tmp_path, "train.py", """
+    snap = stage(
+        tmp_path,
+        "train.py",
+        """
         items = []
         print(items[3])  # fails
-    """)
+    """,
+    )
     proc = start_entry(snap, "train.py", [], ["--timeout", "1", "--post-mortem"])
     try:
         lines: List[str] = []
@@ -194,7 +202,12 @@ def test_the_entry_announces_with_the_markers_the_detector_reads() -> None:
     from amldebug_jupyter.core import endpoints
 
     tree = ast.parse(instrument.ENTRY_FILE.read_text())
-    copies = {t.id: node.value.value for node in tree.body if isinstance(node, ast.Assign)
-              for t in node.targets if isinstance(t, ast.Name) and isinstance(node.value, ast.Constant)}
+    copies = {
+        t.id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for t in node.targets
+        if isinstance(t, ast.Name) and isinstance(node.value, ast.Constant)
+    }
     assert copies["ENDPOINT_MARKER"] == instrument.ENDPOINT_MARKER == endpoints.ENDPOINT_MARKER
     assert copies["ERROR_MARKER"] == instrument.ERROR_MARKER == endpoints.ERROR_MARKER

@@ -33,8 +33,12 @@ line_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blackli
 
 
 @settings(max_examples=300, deadline=None)
-@given(lines=st.lists(line_text, max_size=30), cuts=st.lists(st.integers(0, 2000), max_size=40),
-       trailing=st.booleans(), max_line=st.sampled_from([7, 64, 1 << 20]))
+@given(
+    lines=st.lists(line_text, max_size=30),
+    cuts=st.lists(st.integers(0, 2000), max_size=40),
+    trailing=st.booleans(),
+    max_line=st.sampled_from([7, 64, 1 << 20]),
+)
 def test_any_chunking_gives_the_same_lines(lines, cuts, trailing, max_line) -> None:
     data = "\n".join(lines).encode() + (b"\n" if trailing and lines else b"")
     whole = assemble([data], max_line)
@@ -88,8 +92,10 @@ def test_file_source_handles_truncation_and_rotation(tmp_path: Path) -> None:
 
 def test_detects_our_endpoint_once_and_ignores_our_seed_style_echo() -> None:
     d = EndpointDetector("train")
-    found = d.feed('2024-01-01 AMLDEBUG_ENDPOINT {"host": "10.0.0.4", "port": 40001, "pid": 7, "step": "train",'
-                   ' "rank": 0, "deadline": 1700000000.5, "remote_root": "/mnt/snap", "extra_key": 1}')
+    found = d.feed(
+        '2024-01-01 AMLDEBUG_ENDPOINT {"host": "10.0.0.4", "port": 40001, "pid": 7, "step": "train",'
+        ' "rank": 0, "deadline": 1700000000.5, "remote_root": "/mnt/snap", "extra_key": 1}'
+    )
     assert isinstance(found, Endpoint)
     assert (found.address, found.pid, found.remote_root, found.extra) == ("10.0.0.4:40001", 7, "/mnt/snap", {"extra_key": 1})
     assert d.feed("Timeout for debug connection: 300") is None

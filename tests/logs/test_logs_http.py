@@ -122,7 +122,7 @@ def test_empty_blob_is_a_new_stream_with_nothing_in_it(az: Azurite) -> None:
 def test_tailer_assembles_lines_and_finds_the_endpoint(az: Azurite) -> None:
     prefix = blob_name("")
     std = az.append_blob(CONTAINER, prefix + "user_logs/std_log.txt")
-    az.append_blob(CONTAINER, prefix + "azureml-logs/60_control_log.txt", b"AMLDEBUG_ENDPOINT {\"host\": \"bad\", \"port\": 1}\n")
+    az.append_blob(CONTAINER, prefix + "azureml-logs/60_control_log.txt", b'AMLDEBUG_ENDPOINT {"host": "bad", "port": 1}\n')
     az.append_blob(CONTAINER, prefix + "system_logs/lifecycler/execution-wrapper.txt", b"noise\n")
     calls: List[int] = []
 
@@ -136,14 +136,21 @@ def test_tailer_assembles_lines_and_finds_the_endpoint(az: Azurite) -> None:
     tailer.watch("train", discover)
     tailer.subscribe(events.append)
     endpoint = 'AMLDEBUG_ENDPOINT {"host": "10.0.0.4", "port": 5678, "step": "train"}'
-    pieces = [b"Starting train.py\nepoch 1 lo", b"ss=0.25 \xc3", b"\xa9t\xc3\xa9\n", endpoint.encode()[:20],
-              endpoint.encode()[20:] + b"\nTimeout for debug connection: 300\n"]
+    pieces = [
+        b"Starting train.py\nepoch 1 lo",
+        b"ss=0.25 \xc3",
+        b"\xa9t\xc3\xa9\n",
+        endpoint.encode()[:20],
+        endpoint.encode()[20:] + b"\nTimeout for debug connection: 300\n",
+    ]
     for piece in pieces:
         az.append(std, piece)
         tailer.poll_once()
     lines = [(e.source, e.text) for e in events if isinstance(e, LogLine)]
-    assert lines == [("user_logs/std_log.txt", t) for t in
-                     ["Starting train.py", "epoch 1 loss=0.25 été", endpoint, "Timeout for debug connection: 300"]]
+    assert lines == [
+        ("user_logs/std_log.txt", t)
+        for t in ["Starting train.py", "epoch 1 loss=0.25 été", endpoint, "Timeout for debug connection: 300"]
+    ]
     found = [e.endpoint for e in events if isinstance(e, EndpointFound)]
     assert [(f.host, f.port, f.step) for f in found] == [("10.0.0.4", 5678, "train")]
     assert [s.name for s in discover()] == ["user_logs/std_log.txt"]  # control and system logs not tailed
@@ -272,8 +279,9 @@ def test_server_errors_are_retried_with_backoff_until_an_answer(az: Azurite, pro
     assert proxy.requests == 3 and sleep.delays == [0.2, 0.4]
 
 
-def test_persistent_server_errors_give_up_quickly_and_the_next_poll_resumes(az: Azurite, proxy: FaultProxy,
-                                                                             caplog: pytest.LogCaptureFixture) -> None:
+def test_persistent_server_errors_give_up_quickly_and_the_next_poll_resumes(
+    az: Azurite, proxy: FaultProxy, caplog: pytest.LogCaptureFixture
+) -> None:
     blob = az.append_blob(CONTAINER, blob_name(), b"line 1\n")
     source = HttpLogSource("std", proxy.url_for(az.sas_url(blob)), retries=3, backoff=0.05)
     assert source.read_new() == [(b"line 1\n", True)]
@@ -318,14 +326,29 @@ def test_unreachable_server_is_retried_then_given_up(az: Azurite) -> None:
 
 # -- names and secrets -------------------------------------------------------------------------
 def test_matching_picks_step_logs_of_both_layouts_and_all_ranks() -> None:
-    names = ["user_logs/std_log.txt", "user_logs/std_log_process_1.txt", "user_logs/std_log_process_0.txt",
-             "azureml-logs/70_driver_log.txt", "azureml-logs/70_driver_log_1.txt", "azureml-logs/70_driver_log_0.txt",
-             "azureml-logs/60_control_log.txt", "azureml-logs/55_azureml-execution-tvmps_x.txt",
-             "system_logs/lifecycler/execution-wrapper.txt", "logs/azureml/executionlogs.txt",
-             "user_logs/std_log/extra.txt", "other/user_logs/std_log.txt", "user_logs/std_log.txt"]
-    assert matching(names) == ["azureml-logs/70_driver_log.txt", "azureml-logs/70_driver_log_0.txt",
-                               "azureml-logs/70_driver_log_1.txt", "user_logs/std_log.txt",
-                               "user_logs/std_log_process_0.txt", "user_logs/std_log_process_1.txt"]
+    names = [
+        "user_logs/std_log.txt",
+        "user_logs/std_log_process_1.txt",
+        "user_logs/std_log_process_0.txt",
+        "azureml-logs/70_driver_log.txt",
+        "azureml-logs/70_driver_log_1.txt",
+        "azureml-logs/70_driver_log_0.txt",
+        "azureml-logs/60_control_log.txt",
+        "azureml-logs/55_azureml-execution-tvmps_x.txt",
+        "system_logs/lifecycler/execution-wrapper.txt",
+        "logs/azureml/executionlogs.txt",
+        "user_logs/std_log/extra.txt",
+        "other/user_logs/std_log.txt",
+        "user_logs/std_log.txt",
+    ]
+    assert matching(names) == [
+        "azureml-logs/70_driver_log.txt",
+        "azureml-logs/70_driver_log_0.txt",
+        "azureml-logs/70_driver_log_1.txt",
+        "user_logs/std_log.txt",
+        "user_logs/std_log_process_0.txt",
+        "user_logs/std_log_process_1.txt",
+    ]
     assert matching(names, ["system_logs/*/*.txt"]) == ["system_logs/lifecycler/execution-wrapper.txt"]
 
 
@@ -335,8 +358,7 @@ def test_redact_drops_the_sas_token() -> None:
     assert "sig=" not in repr(HttpLogSource("std", url))
 
 
-def test_no_sas_signature_in_any_log_record_or_error(az: Azurite, proxy: FaultProxy,
-                                                     caplog: pytest.LogCaptureFixture) -> None:
+def test_no_sas_signature_in_any_log_record_or_error(az: Azurite, proxy: FaultProxy, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     blob = az.append_blob(CONTAINER, blob_name(), b"a\n")
     good = az.sas_url(blob)

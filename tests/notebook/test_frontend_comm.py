@@ -12,6 +12,7 @@ import jsonschema
 import pytest
 from support import free_port, line_of, write
 from support.kernel_harness import LabFrontend, lab_kernel
+from support.steps import kill_adapter
 
 from amldebug_jupyter.notebook.comm import SCHEMA_FILE
 
@@ -39,7 +40,9 @@ def lab(amldebug_home: Path) -> Iterator[LabFrontend]:
 
 
 def submit(lab: LabFrontend, tmp_path: Path, timeout: int) -> Path:
-    train = write(tmp_path / "proj" / "train" / "train.py", "data = [1, 2, 3]\nfor x in data:\n    y = x * 2  # bp\nprint('done', y)\n")
+    train = write(
+        tmp_path / "proj" / "train" / "train.py", "data = [1, 2, 3]\nfor x in data:\n    y = x * 2  # bp\nprint('done', y)\n"
+    )
     code = textwrap.dedent(f"""
         from amldebug_jupyter import Pipeline, Step
         pipeline = Pipeline("p", [Step("train", "train.py", {str(train.parent)!r})])
@@ -109,33 +112,3 @@ def test_a_remote_that_goes_away_is_reported(lab: LabFrontend, tmp_path: Path) -
     kill_adapter(int(target["address"].rsplit(":", 1)[1]))  # the node goes away: the debug link drops
     gone = lab.wait_comm(of_type("problem", kind="remote_gone", target=target["id"]), timeout=30)
     assert gone["message"].startswith("Lost the connection to step 'train'"), gone
-
-
-def kill_adapter(port: int) -> None:
-    """SIGKILL the process listening on 127.0.0.1:``port`` (the step's debugpy adapter, which runs
-    outside the step's process group), found through /proc like ``ss -ltnp`` does."""
-    import os
-    import signal
-
-    inodes = {line.split()[9] for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
-              if line.split()[1].endswith(f":{port:04X}") and line.split()[3] == "0A"}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            links = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
-        except OSError:
-            continue
-        if any(f"socket:[{inode}]" in links for inode in inodes):
-            os.kill(int(pid), signal.SIGKILL)
-            return
-    raise AssertionError(f"nothing listens on port {port}")
-
-
-def test_an_extension_of_another_protocol_is_told_once_on_its_own_comm(lab: LabFrontend) -> None:
-    snapshot = lab.wait_comm(of_type("targets"))
-    assert snapshot["protocol"] == SCHEMA["x-protocol-version"]
-    ours = lab.open_comm("amldebug", {"type": "hello", "protocol": SCHEMA["x-protocol-version"]})
-    theirs = lab.open_comm("amldebug", {"type": "hello", "protocol": 99})
-    lab.wait_comm(of_type("problem", kind="protocol_mismatch"))
-    mismatches = [c for c in lab.comm_messages if c["data"].get("kind") == "protocol_mismatch"]
-    assert [c["comm_id"] for c in mismatches] == [theirs] and ours != theirs
-    assert "speaks comm protocol 99" in mismatches[0]["data"]["message"]

@@ -22,14 +22,16 @@ def ip(tmp_path: Path) -> Iterator:
     shell.extension_manager.unload_extension("amldebug_jupyter")
     context.activate(Context())  # a fresh session: no runs, default config
     shell.extension_manager.load_extension("amldebug_jupyter")
-    src = write(tmp_path / "proj" / "train" / "train.py", "print('train says hi')\nfor i in range(3):\n    print('line', i)\n").parent
+    src = write(
+        tmp_path / "proj" / "train" / "train.py", "print('train says hi')\nfor i in range(3):\n    print('line', i)\n"
+    ).parent
     write(tmp_path / "proj" / "prep" / "prep.py", "print('prep ran')\n")
-    shell.user_ns["pipeline"] = Pipeline("p", [Step("prep", "prep.py", src.parent / "prep"),
-                                               Step("train", "train.py", src)])
+    shell.user_ns["pipeline"] = Pipeline("p", [Step("prep", "prep.py", src.parent / "prep"), Step("train", "train.py", src)])
     shell.user_ns["number"] = 42
     shell.run_line_magic("config", "AmlDebugConfig.show_panel = False")
     yield shell
     shell.extension_manager.unload_extension("amldebug_jupyter")
+
 
 BAD_INPUT = [
     ("", "missing subcommand"),
@@ -62,6 +64,7 @@ BAD_INPUT = [
     ("launch-json", "name the STEP to write an attach configuration for"),
 ]
 
+
 @pytest.mark.parametrize("line, message", BAD_INPUT)
 def test_bad_input_is_one_line(ip, capsys, tmp_path: Path, line: str, message: str) -> None:
     try:
@@ -76,6 +79,7 @@ def test_bad_input_is_one_line(ip, capsys, tmp_path: Path, line: str, message: s
     assert text.strip().count("\n") == 0
     assert ip.run_line_magic("aml_debug", "status nosuchrun") is None  # still usable
     capsys.readouterr()
+
 
 def test_submit_status_logs_cancel(ip, capsys) -> None:
     run = ip.run_line_magic("aml_debug", "pipeline submit pipeline --experiment exp1")
@@ -92,6 +96,7 @@ def test_submit_status_logs_cancel(ip, capsys) -> None:
     ip.run_line_magic("aml_debug", "cancel")
     assert "already ended (Completed); nothing to cancel" in capsys.readouterr().err
 
+
 def test_yaml_path_and_cell_form(ip, tmp_path: Path) -> None:
     spec = write(tmp_path / "proj" / "p.yaml", "name: y\nsteps:\n  - {name: train, script: train.py, source_directory: train}\n")
     run = ip.run_line_magic("aml_debug", f"pipeline submit {spec}")
@@ -105,6 +110,7 @@ def test_yaml_path_and_cell_form(ip, tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="only takes 'pipeline submit"):
         ip.run_cell_magic("aml_debug", "status", "pipeline\n")
 
+
 def test_manual_attach_announces_the_endpoint(ip, tmp_path: Path, capsys) -> None:
 
     run = ip.run_line_magic("aml_debug", "pipeline submit pipeline --debug train --timeout 1 --attach manual")
@@ -113,6 +119,7 @@ def test_manual_attach_announces_the_endpoint(ip, tmp_path: Path, capsys) -> Non
     out = capsys.readouterr().out
     assert "Run " + run.id + ": waiting for train" in out
     assert "waits for a debugger at 127.0.0.1:" in out and "%aml_debug attach train" in out
+
 
 def test_config_defaults_apply(ip) -> None:
     ip.run_line_magic("config", "AmlDebugConfig.attach_timeout = 7")
@@ -124,6 +131,7 @@ def test_config_defaults_apply(ip) -> None:
     finally:
         ip.run_line_magic("config", "AmlDebugConfig.attach_timeout = 300")
         ip.run_line_magic("config", "AmlDebugConfig.stop_on_entry = True")
+
 
 def test_help_shows_usage_with_examples(ip) -> None:
     doc = ip.find_line_magic("aml_debug").__doc__
@@ -139,7 +147,9 @@ def test_launch_json_for_vs_code_users(ip, tmp_path: Path, capsys) -> None:
     endpoint = run.wait_for_endpoint("train", timeout=30)
     target = tmp_path / "ws" / ".vscode" / "launch.json"
     target.parent.mkdir(parents=True)
-    target.write_text('{\n    // mine\n    "version": "0.2.0",\n    "configurations": [\n        {"name": "mine", "type": "debugpy", "request": "launch"}\n    ]\n}\n')
+    target.write_text(
+        '{\n    // mine\n    "version": "0.2.0",\n    "configurations": [\n        {"name": "mine", "type": "debugpy", "request": "launch"}\n    ]\n}\n'
+    )
     ip.run_line_magic("aml_debug", f"launch-json train --path {target}")
     assert f"Added 'Azure ML: train' to {target}" in capsys.readouterr().out
     text = target.read_text()
@@ -167,8 +177,6 @@ def test_experiment_run_debugs_one_script_with_its_arguments(ip, tmp_path: Path)
         client.request("disconnect", {"terminateDebuggee": False})
     assert run.wait(30) == "Completed"
     assert "args ['--lr', '0.1', '--name', 'a b']" in run.logs("train")
-
-
 
 
 def test_unload_ext_removes_the_magic_and_its_config_and_load_ext_brings_them_back(ip) -> None:

@@ -70,14 +70,19 @@ def ensure_installed(cache_dir: Optional[Path] = None, timeout: float = INSTALL_
         if binary.exists() and marker.exists():
             return binary
         try:
-            proc = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--loglevel=error",
-                                   "--prefix", str(cache), AZURITE_PACKAGE],
-                                  stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+            proc = subprocess.run(
+                [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", str(cache), AZURITE_PACKAGE],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
         except subprocess.TimeoutExpired:
             raise AzuriteUnavailable(f"npm install {AZURITE_PACKAGE} took more than {timeout:.0f} s") from None
         if proc.returncode != 0 or not binary.exists():
-            raise AzuriteUnavailable(f"npm install {AZURITE_PACKAGE} failed ({proc.returncode}): "
-                                     f"{(proc.stderr or proc.stdout)[-2000:]}")
+            raise AzuriteUnavailable(
+                f"npm install {AZURITE_PACKAGE} failed ({proc.returncode}): {(proc.stderr or proc.stdout)[-2000:]}"
+            )
         marker.write_text(AZURITE_PACKAGE + "\n")
     return binary
 
@@ -130,13 +135,23 @@ def _start(binary: Path, location: Path, ready_timeout: float) -> Tuple[subproce
     log_path = location / "azurite.log"
     for _ in range(3):
         port = free_port()
-        argv = [str(binary), "--blobHost", HOST, "--blobPort", str(port), "--location", str(location / "data"),
-                "--silent", "--skipApiVersionCheck"]
+        argv = [
+            str(binary),
+            "--blobHost",
+            HOST,
+            "--blobPort",
+            str(port),
+            "--location",
+            str(location / "data"),
+            "--silent",
+            "--skipApiVersionCheck",
+        ]
         if _supports_disable_telemetry(binary):
             argv.append("--disableTelemetry")
         with open(log_path, "ab") as log_file:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-                                    cwd=location, start_new_session=True)
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, cwd=location, start_new_session=True
+            )
         deadline = time.monotonic() + ready_timeout
         while time.monotonic() < deadline and proc.poll() is None:
             if _answers(port):
@@ -154,8 +169,7 @@ class Azurite:
         self.port = port
         self.location = location
         self.endpoint = f"http://{HOST}:{port}/{DEV_ACCOUNT}"
-        self.service = BlobServiceClient(self.endpoint,
-                                         credential={"account_name": DEV_ACCOUNT, "account_key": DEV_KEY})
+        self.service = BlobServiceClient(self.endpoint, credential={"account_name": DEV_ACCOUNT, "account_key": DEV_KEY})
 
     def container(self, name: str) -> ContainerClient:
         client = self.service.get_container_client(name)
@@ -172,7 +186,7 @@ class Azurite:
 
     def append(self, blob: BlobClient, data: bytes) -> None:
         for start in range(0, len(data), APPEND_BLOCK_MAX):
-            blob.append_block(data[start:start + APPEND_BLOCK_MAX])
+            blob.append_block(data[start : start + APPEND_BLOCK_MAX])
 
     def truncate(self, blob: BlobClient, data: bytes = b"") -> None:
         """Re-create ``blob`` holding only ``data`` (append blobs cannot shrink in place)."""
@@ -182,15 +196,23 @@ class Azurite:
     def sas_url(self, blob: BlobClient, expiry: Expiry = dt.timedelta(hours=1)) -> str:
         """A read-only SAS URL for ``blob``, valid until ``expiry`` (a delta from now, may be < 0)."""
         until = dt.datetime.now(dt.timezone.utc) + expiry if isinstance(expiry, dt.timedelta) else expiry
-        token = generate_blob_sas(DEV_ACCOUNT, blob.container_name, blob.blob_name, account_key=DEV_KEY,
-                                  permission=BlobSasPermissions(read=True), expiry=until)
+        token = generate_blob_sas(
+            DEV_ACCOUNT,
+            blob.container_name,
+            blob.blob_name,
+            account_key=DEV_KEY,
+            permission=BlobSasPermissions(read=True),
+            expiry=until,
+        )
         return f"{blob.url}?{token}"
 
     def list_sas(self, container: str, prefix: str = "", expiry: Expiry = dt.timedelta(hours=1)) -> Dict[str, str]:
         """``{name relative to prefix: read SAS URL}``: the shape of a run's ``logFiles``."""
         client = self.service.get_container_client(container)
-        return {item.name[len(prefix):]: self.sas_url(client.get_blob_client(item.name), expiry)
-                for item in client.list_blobs(name_starts_with=prefix)}
+        return {
+            item.name[len(prefix) :]: self.sas_url(client.get_blob_client(item.name), expiry)
+            for item in client.list_blobs(name_starts_with=prefix)
+        }
 
     def close(self) -> None:
         self.service.close()
@@ -216,8 +238,17 @@ def azurite(cache_dir: Optional[Path] = None, ready_timeout: float = READY_TIMEO
 
 
 # -- faults --------------------------------------------------------------------------------------
-_HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
-               "upgrade", "content-length", "host"}
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "content-length",
+    "host",
+}
 
 
 class FaultProxy:
@@ -239,8 +270,9 @@ class FaultProxy:
         self._server.daemon_threads = True
         self._server.proxy = self  # type: ignore[attr-defined]
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fault-proxy", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fault-proxy", daemon=True
+        )
 
     def start(self) -> "FaultProxy":
         self._thread.start()
@@ -302,8 +334,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             conn.request("GET", self.path, headers=headers)
             response = conn.getresponse()
             body = response.read()
-            self._answer(response.status, {k: v for k, v in response.getheaders()
-                                           if k.lower() not in _HOP_BY_HOP}, body)
+            self._answer(response.status, {k: v for k, v in response.getheaders() if k.lower() not in _HOP_BY_HOP}, body)
         except (OSError, http.client.HTTPException):
             self._answer(502, {"Content-Type": "text/plain"}, b"upstream unreachable\n")
         finally:

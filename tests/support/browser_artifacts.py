@@ -61,8 +61,9 @@ class Artifacts:
             except PlaywrightError as e:  # a crashed page still gets its console log kept
                 self.console.append(f"(no screenshot: {e})")
         (self.dir / CONSOLE).write_text("".join(f"{line}\n" for line in self.console))
-        kept = [("screenshot " if name == LAST else "") + name
-                for name in (LAST, CONSOLE, SERVER_LOG) if (self.dir / name).exists()]
+        kept = [
+            ("screenshot " if name == LAST else "") + name for name in (LAST, CONSOLE, SERVER_LOG) if (self.dir / name).exists()
+        ]
         shown = self.dir.relative_to(REPO) if self.dir.is_relative_to(REPO) else self.dir
         return f"artifacts: {shown.as_posix()}/ ({', '.join(kept)})"
 

@@ -30,8 +30,9 @@ def ensure_engine(timeout: float = 60) -> None:
     if shutil.which("dockerd") is None or os.geteuid() != 0:
         raise RuntimeError("the Docker engine is not running and cannot be started from here")
     log = open(os.path.join(tempfile.gettempdir(), "amldebug-dockerd.log"), "ab")
-    subprocess.Popen(["dockerd", "--storage-driver=vfs", "--iptables=false", "--bridge=none"],
-                     stdout=log, stderr=log, start_new_session=True)
+    subprocess.Popen(
+        ["dockerd", "--storage-driver=vfs", "--iptables=false", "--bridge=none"], stdout=log, stderr=log, start_new_session=True
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if _answers():
@@ -49,8 +50,7 @@ def _mirror() -> str:
             continue
         for line in lines:
             words = line.split()
-            if len(words) > 1 and words[0] in ("URIs:", "deb") and "/debian" in words[1] \
-                    and "security" not in words[1]:
+            if len(words) > 1 and words[0] in ("URIs:", "deb") and "/debian" in words[1] and "security" not in words[1]:
                 return words[1]
     return "http://deb.debian.org/debian"
 
@@ -61,13 +61,16 @@ def ensure_base_image() -> str:
         return BASE_IMAGE
     rootfs = tempfile.mkdtemp(prefix="amldebug-rootfs-")
     try:
-        made = subprocess.run(["debootstrap", "--variant=minbase", "--include=python3,python3-pip,runit", "bookworm",
-                               rootfs, _mirror()], capture_output=True, text=True, timeout=900)
+        made = subprocess.run(
+            ["debootstrap", "--variant=minbase", "--include=python3,python3-pip,runit", "bookworm", rootfs, _mirror()],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         if made.returncode != 0:
             raise RuntimeError(f"debootstrap failed: {(made.stderr or made.stdout).strip().splitlines()[-1:]}")
         tar = subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE)
-        subprocess.run(["docker", "import", "-", BASE_IMAGE], stdin=tar.stdout, check=True, capture_output=True,
-                       timeout=300)
+        subprocess.run(["docker", "import", "-", BASE_IMAGE], stdin=tar.stdout, check=True, capture_output=True, timeout=300)
         tar.wait(60)
     finally:
         shutil.rmtree(rootfs, ignore_errors=True)

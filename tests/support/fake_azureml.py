@@ -18,9 +18,15 @@ def offline_workspace() -> Any:
     from azureml.core.authentication import ArmTokenAuthentication
 
     token = jwt.encode({"exp": 4102444800, "oid": "offline", "tid": "offline"}, "offline-test-key-" * 2, algorithm="HS256")
-    return Workspace("00000000-0000-0000-0000-000000000000", "rg-amldebug", "ws-amldebug",
-                     auth=ArmTokenAuthentication(token), _disable_service_check=True,
-                     _workspace_id="11111111-1111-1111-1111-111111111111", _location="westeurope")
+    return Workspace(
+        "00000000-0000-0000-0000-000000000000",
+        "rg-amldebug",
+        "ws-amldebug",
+        auth=ArmTokenAuthentication(token),
+        _disable_service_check=True,
+        _workspace_id="11111111-1111-1111-1111-111111111111",
+        _location="westeurope",
+    )
 
 
 class FakeStepRun:
@@ -62,8 +68,9 @@ class FakeAzureMLService:
         self.calls.append("submit")
         run = FakePipelineRun(f"{experiment}_fake_{len(self.runs) + 1}", steps)
         self.runs.append(run)
-        type(self).submitted.append({"workspace": workspace, "experiment": experiment, "steps": list(steps),
-                                     "run": run, "service": self})
+        type(self).submitted.append(
+            {"workspace": workspace, "experiment": experiment, "steps": list(steps), "run": run, "service": self}
+        )
         return run
 
     def step_runs(self, run: FakePipelineRun) -> Dict[str, FakeStepRun]:
@@ -165,8 +172,9 @@ class FakePackagingService(FakeAzureMLService):
         source = Path(inference_config.source_directory)
         shutil.copytree(source, context / "azureml-app" / source.name)  # uploaded now, as the SDK does
         pip = list(inference_config.environment.python.conda_dependencies.pip_packages)
-        threading.Thread(target=self._build, args=(package, context, source.name, inference_config.entry_script, pip),
-                         daemon=True).start()
+        threading.Thread(
+            target=self._build, args=(package, context, source.name, inference_config.entry_script, pip), daemon=True
+        ).start()
         return package
 
     def _build(self, package: FakePackage, context: Any, source: str, entry: str, pip: List[str]) -> None:
@@ -183,14 +191,18 @@ class FakePackagingService(FakeAzureMLService):
                 raise RuntimeError(type(self).fail_with)
             address, username, password = type(self).registry  # type: ignore[misc]
             server_image = build_local_image(type(self).base_image, user_packages(pip), say=say)
-            (context / "Dockerfile").write_text(PACKAGE_DOCKERFILE.format(server_image=server_image, source=source,
-                                                                          entry=entry))
+            (context / "Dockerfile").write_text(PACKAGE_DOCKERFILE.format(server_image=server_image, source=source, entry=entry))
             client = docker_client()
             repository = f"{address}/package"
             _stream_build(client, context, f"{repository}:{package.number}", {}, say)
             digest = None
-            for frame in client.api.push(repository, str(package.number), stream=True, decode=True,
-                                         auth_config={"username": username, "password": password}):
+            for frame in client.api.push(
+                repository,
+                str(package.number),
+                stream=True,
+                decode=True,
+                auth_config={"username": username, "password": password},
+            ):
                 if "error" in frame:
                     raise RuntimeError(frame["error"])
                 digest = (frame.get("aux") or {}).get("Digest") or digest

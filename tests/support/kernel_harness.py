@@ -15,9 +15,16 @@ from jupyter_client.manager import start_new_kernel
 Message = Dict[str, Any]
 
 JUPYTERLAB_INITIALIZE = {
-    "clientID": "jupyterlab", "clientName": "JupyterLab", "adapterID": "python", "pathFormat": "path",
-    "linesStartAt1": True, "columnsStartAt1": True, "supportsVariableType": True,
-    "supportsVariablePaging": True, "supportsRunInTerminalRequest": True, "locale": "en",
+    "clientID": "jupyterlab",
+    "clientName": "JupyterLab",
+    "adapterID": "python",
+    "pathFormat": "path",
+    "linesStartAt1": True,
+    "columnsStartAt1": True,
+    "supportsVariableType": True,
+    "supportsVariablePaging": True,
+    "supportsRunInTerminalRequest": True,
+    "locale": "en",
 }
 
 
@@ -35,6 +42,7 @@ class LabFrontend:
         """comm_open and comm_msg contents from the kernel, in order (what a lab extension receives)."""
         self.comm_closed: List[str] = []
         """Ids of comms the kernel closed."""
+        self._control_replies: Dict[str, Message] = {}
 
     # -- iopub ---------------------------------------------------------------------------
     def pump(self, timeout: float = 0.0) -> None:
@@ -84,8 +92,9 @@ class LabFrontend:
     def open_comm(self, target_name: str, data: Message) -> str:
         """Open a comm from the frontend's side, as a lab extension does; returns its id."""
         comm_id = uuid.uuid4().hex
-        self.kc.shell_channel.send(self.kc.session.msg("comm_open", {"comm_id": comm_id, "target_name": target_name,
-                                                                     "data": data}))
+        self.kc.shell_channel.send(
+            self.kc.session.msg("comm_open", {"comm_id": comm_id, "target_name": target_name, "data": data})
+        )
         return comm_id
 
     def send_comm(self, comm_id: str, data: Message) -> None:
@@ -100,7 +109,9 @@ class LabFrontend:
                     self._claimed.add(("comm", i))
                     return content["data"]
             if time.monotonic() > deadline:
-                raise AssertionError(f"no such comm message in {timeout} s; got {[c.get('data') for c in self.comm_messages][-5:]}")
+                raise AssertionError(
+                    f"no such comm message in {timeout} s; got {[c.get('data') for c in self.comm_messages][-5:]}"
+                )
             self.pump(0.05)
 
     def output(self) -> str:
@@ -109,24 +120,35 @@ class LabFrontend:
 
     # -- control -------------------------------------------------------------------------
     def request(self, command: str, arguments: Optional[Message] = None, timeout: float = 30) -> Message:
+        return self.reply_to(self.send_request(command, arguments), timeout)
+
+    def send_request(self, command: str, arguments: Optional[Message] = None) -> str:
+        """Send a debug request without waiting (JupyterLab may have several in flight); its msg_id."""
         content = {"seq": next(self._seq), "type": "request", "command": command}
         if arguments is not None:
             content["arguments"] = arguments
         msg = self.kc.session.msg("debug_request", content)
         self.kc.control_channel.send(msg)
-        return self._control_reply(msg["header"]["msg_id"], timeout)["content"]
+        return str(msg["header"]["msg_id"])
+
+    def reply_to(self, msg_id: str, timeout: float = 30) -> Message:
+        """The debug reply to a request :meth:`send_request` sent."""
+        return self._control_reply(msg_id, timeout)["content"]
 
     def _control_reply(self, msg_id: str, timeout: float) -> Message:
+        """The control reply to ``msg_id``; replies to other requests are kept for their askers."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while True:
+            if msg_id in self._control_replies:
+                return self._control_replies.pop(msg_id)
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"no control reply in {timeout} s")
             self.pump(0)
             try:
                 reply = self.kc.control_channel.get_msg(timeout=0.05)
             except queue.Empty:
                 continue
-            if reply["parent_header"].get("msg_id") == msg_id:
-                return reply
-        raise AssertionError(f"no control reply in {timeout} s")
+            self._control_replies[reply["parent_header"].get("msg_id")] = reply
 
     def kernel_info_seconds(self, timeout: float = 5) -> float:
         """How long the control channel takes to answer kernel_info (it must never be wedged)."""
@@ -137,8 +159,9 @@ class LabFrontend:
         return time.monotonic() - t0
 
     # -- the debugger toggle ---------------------------------------------------------------
-    def toggle_on(self, breakpoints: Optional[Dict[str, List[int]]] = None,
-                  exception_filters: Optional[List[str]] = None) -> Dict[str, Message]:
+    def toggle_on(
+        self, breakpoints: Optional[Dict[str, List[int]]] = None, exception_filters: Optional[List[str]] = None
+    ) -> Dict[str, Message]:
         """JupyterLab 4's exact order when the bug icon is clicked."""
         replies: Dict[str, Message] = {}
         self.request("debugInfo", {})
@@ -148,8 +171,9 @@ class LabFrontend:
             return replies
         replies["attach"] = self.request("attach", {})
         for path, lines in (breakpoints or {}).items():
-            replies[f"setBreakpoints:{path}"] = self.request("setBreakpoints", {
-                "source": {"path": path}, "breakpoints": [{"line": n} for n in lines], "sourceModified": False})
+            replies[f"setBreakpoints:{path}"] = self.request(
+                "setBreakpoints", {"source": {"path": path}, "breakpoints": [{"line": n} for n in lines], "sourceModified": False}
+            )
         replies["setExceptionBreakpoints"] = self.request("setExceptionBreakpoints", {"filters": exception_filters or []})
         replies["inspectVariables"] = self.request("inspectVariables", {})
         replies["modules"] = self.request("modules", {})

@@ -35,8 +35,10 @@ class AzureMLService:
         except Exception as e:  # the SDK raises UserErrorException, AuthenticationException, ...
             text = sdk_message(e)
             if "config.json" in text and "could not be found" in text:
-                raise UserError("No Azure ML workspace config (config.json) found: download it from the workspace's "
-                                "portal page into this folder, or pass workspace=...") from None
+                raise UserError(
+                    "No Azure ML workspace config (config.json) found: download it from the workspace's "
+                    "portal page into this folder, or pass workspace=..."
+                ) from None
             raise UserError(f"Could not open the Azure ML workspace: {text}") from None
 
     def submit(self, workspace: Any, experiment: str, steps: Sequence[Any], description: str) -> Any:

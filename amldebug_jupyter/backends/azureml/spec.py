@@ -30,10 +30,21 @@ def from_azureml(obj: Any, name: str = "pipeline") -> Pipeline:
         if not hasattr(s, "_script_name"):
             raise SpecError(f"{type(s).__name__} is not a PythonScriptStep: only script steps can be debugged.")
         arguments = list(s._arguments or ())
-        remote_only = [f"argument {a} ({type(a).__name__}) only exists on Azure ML; run it with --backend azureml"
-                       for a in arguments if not isinstance(a, PLAIN)]
-        steps.append(Step(name=s.name, script=s._script_name, source_directory=s._source_directory or ".",
-                          arguments=arguments, origin=s, remote_only=remote_only))
+        remote_only = [
+            f"argument {a} ({type(a).__name__}) only exists on Azure ML; run it with --backend azureml"
+            for a in arguments
+            if not isinstance(a, PLAIN)
+        ]
+        steps.append(
+            Step(
+                name=s.name,
+                script=s._script_name,
+                source_directory=s._source_directory or ".",
+                arguments=arguments,
+                origin=s,
+                remote_only=remote_only,
+            )
+        )
     return Pipeline(name, steps)
 
 

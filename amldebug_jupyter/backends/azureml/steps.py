@@ -46,9 +46,11 @@ from amldebug_jupyter.logs.tail import LogTailer
 
 log = logging.getLogger(__name__)
 
-SEED_NOTE = ("Seed-instrumented steps listen where their own code says. The document's first snippet passes the "
-             "client's IP to debugpy.listen, which fails on the node ('Cannot assign requested address'): listen on "
-             "socket.gethostbyname(socket.gethostname()), the node's own address, as its full example does.")
+SEED_NOTE = (
+    "Seed-instrumented steps listen where their own code says. The document's first snippet passes the "
+    "client's IP to debugpy.listen, which fails on the node ('Cannot assign requested address'): listen on "
+    "socket.gethostbyname(socket.gethostname()), the node's own address, as its full example does."
+)
 
 
 def add_debugpy(runconfig: Any) -> Optional[str]:
@@ -92,31 +94,60 @@ def rewrite_step(step: Step, options: DebugOptions, staging: Path, seed_args: bo
     user_args = list(original._arguments or [])
     if seed_args:
         script, source = original._script_name, original._source_directory
-        arguments = user_args + ["--remote_debug", "--remote_debug_connection_timeout", int(options.timeout),
-                                 "--remote_debug_client_ip", _client_ip(), "--remote_debug_port", options.port or 5678]
+        arguments = user_args + [
+            "--remote_debug",
+            "--remote_debug_connection_timeout",
+            int(options.timeout),
+            "--remote_debug_client_ip",
+            _client_ip(),
+            "--remote_debug_port",
+            options.port or 5678,
+        ]
     else:
         staged = staging / step.name
         snapshot(step.source_path, staged, staging)
         shutil.copyfile(ENTRY_FILE, staged / ENTRY_NAME)
         script, source = ENTRY_NAME, str(staged)
         flags = (["--stop-on-entry"] if options.stop_on_entry else []) + (["--post-mortem"] if options.post_mortem else [])
-        arguments = ["--host", "auto", "--port", str(options.port), "--timeout", f"{options.timeout:g}",
-                     "--step", step.name, *flags, "--", original._script_name, *user_args]
+        arguments = [
+            "--host",
+            "auto",
+            "--port",
+            str(options.port),
+            "--timeout",
+            f"{options.timeout:g}",
+            "--step",
+            step.name,
+            *flags,
+            "--",
+            original._script_name,
+            *user_args,
+        ]
     params = {k: v for k, v in (original._params or {}).items() if not any(v is a for a in user_args)}
-    return PythonScriptStep(script_name=script, name=original.name, arguments=arguments,
-                            compute_target=original._compute_target, runconfig=runconfig,
-                            runconfig_pipeline_params=original._runconfig_pipeline_params,
-                            inputs=original._inputs or None, outputs=original._outputs or None,
-                            params=params or None, source_directory=source, allow_reuse=False,
-                            version=original._version)
+    return PythonScriptStep(
+        script_name=script,
+        name=original.name,
+        arguments=arguments,
+        compute_target=original._compute_target,
+        runconfig=runconfig,
+        runconfig_pipeline_params=original._runconfig_pipeline_params,
+        inputs=original._inputs or None,
+        outputs=original._outputs or None,
+        params=params or None,
+        source_directory=source,
+        allow_reuse=False,
+        version=original._version,
+    )
 
 
 def rewrite_pipeline(pipeline: Pipeline, options: DebugOptions, staging: Path, seed_args: bool = False) -> List[Any]:
     """All steps to submit, with ``run_after`` order carried over to rewritten steps."""
     for step in pipeline.steps:
         if step.origin is None or not hasattr(step.origin, "_script_name"):
-            raise SpecError(f"Step '{step.name}' is not a PythonScriptStep: --backend azureml takes a v1 Pipeline or a "
-                            "list of PythonScriptStep (a light amldebug Pipeline runs on --backend local).")
+            raise SpecError(
+                f"Step '{step.name}' is not a PythonScriptStep: --backend azureml takes a v1 Pipeline or a "
+                "list of PythonScriptStep (a light amldebug Pipeline runs on --backend local)."
+            )
     new = {id(s.origin): rewrite_step(s, options, staging, seed_args) for s in pipeline.steps}
     for step in pipeline.steps:
         rewritten = new[id(step.origin)]
@@ -129,8 +160,14 @@ def rewrite_pipeline(pipeline: Pipeline, options: DebugOptions, staging: Path, s
 class AzureMLBackend:
     name = "azureml"
 
-    def __init__(self, workspace: Any = None, seed_args: bool = False, poll_interval: float = 1.5,
-                 idle_interval: float = 5.0, service: Optional[AzureMLService] = None) -> None:
+    def __init__(
+        self,
+        workspace: Any = None,
+        seed_args: bool = False,
+        poll_interval: float = 1.5,
+        idle_interval: float = 5.0,
+        service: Optional[AzureMLService] = None,
+    ) -> None:
         require_azureml()
         self.workspace = workspace
         self.seed_args = seed_args
@@ -158,8 +195,7 @@ class AzureMLBackend:
         self._runs[run_id] = azure_run
         self._children[run_id] = {}
         run.set_status(StepStatus.RUNNING)
-        threading.Thread(target=self._watch, args=(run, azure_run), name=f"amldebug-azureml-{run_id}",
-                         daemon=True).start()
+        threading.Thread(target=self._watch, args=(run, azure_run), name=f"amldebug-azureml-{run_id}", daemon=True).start()
         return run
 
     # -- watching ------------------------------------------------------------------------
@@ -177,8 +213,7 @@ class AzureMLBackend:
                         continue
                     if name not in watched:
                         step = run.pipeline.step(name)
-                        tailer.watch(name, blob_log_sources(lambda c=child: self.service.log_files(c)),
-                                     seed_port(step.arguments))
+                        tailer.watch(name, blob_log_sources(lambda c=child: self.service.log_files(c)), seed_port(step.arguments))
                         watched.add(name)
                     self._update_step(run, name, child)
                 tailer.poll_once()
@@ -239,4 +274,3 @@ class AzureMLBackend:
             if status == 200:
                 parts.append(body.decode("utf-8", errors="replace"))
         return "".join(parts)
-

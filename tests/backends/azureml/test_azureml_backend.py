@@ -45,11 +45,25 @@ def project(tmp_path: Path) -> Path:
 def seed_steps(project: Path, rc: RunConfiguration):
     prepped = PipelineData("prepped")
     lr = PipelineParameter("lr", default_value=0.1)
-    prep = PythonScriptStep(name="prep", script_name="prep.py", arguments=["--out", prepped], outputs=[prepped],
-                            compute_target="cpu-cluster", source_directory=str(project / "step1"), runconfig=rc)
-    train = PythonScriptStep(name="train", script_name="train.py", arguments=["--data", prepped, "--lr", lr],
-                             inputs=[prepped], compute_target="cpu-cluster", source_directory=str(project / "step2"),
-                             runconfig=rc, allow_reuse=True)
+    prep = PythonScriptStep(
+        name="prep",
+        script_name="prep.py",
+        arguments=["--out", prepped],
+        outputs=[prepped],
+        compute_target="cpu-cluster",
+        source_directory=str(project / "step1"),
+        runconfig=rc,
+    )
+    train = PythonScriptStep(
+        name="train",
+        script_name="train.py",
+        arguments=["--data", prepped, "--lr", lr],
+        inputs=[prepped],
+        compute_target="cpu-cluster",
+        source_directory=str(project / "step2"),
+        runconfig=rc,
+        allow_reuse=True,
+    )
     train.run_after(prep)
     return prep, train, prepped, lr
 
@@ -63,16 +77,32 @@ def test_debug_step_is_rewritten_and_the_others_are_not(project: Path, amldebug_
     rc = seed_runconfig()
     prep, train, prepped, lr = seed_steps(project, rc)
     before = snapshot_tree(project)
-    run = submit([prep, train], backend="azureml", debug=["train"], timeout=120, workspace=offline_workspace(),
-                 experiment="seed-exp")
+    run = submit(
+        [prep, train], backend="azureml", debug=["train"], timeout=120, workspace=offline_workspace(), experiment="seed-exp"
+    )
     sent = last_submission()
     assert sent["experiment"] == "seed-exp"
     new_prep, new_train = sent["steps"]
-    assert new_prep is prep                                   # unchanged, reuse as the user set it
+    assert new_prep is prep  # unchanged, reuse as the user set it
     assert new_train is not train and new_train.name == "train"
     assert new_train._script_name == "_amldebug_entry.py"
-    assert new_train._arguments == ["--host", "auto", "--port", "0", "--timeout", "120", "--step", "train",
-                                    "--stop-on-entry", "--", "train.py", "--data", prepped, "--lr", lr]
+    assert new_train._arguments == [
+        "--host",
+        "auto",
+        "--port",
+        "0",
+        "--timeout",
+        "120",
+        "--step",
+        "train",
+        "--stop-on-entry",
+        "--",
+        "train.py",
+        "--data",
+        prepped,
+        "--lr",
+        lr,
+    ]
     assert new_train._arguments[12] is prepped and new_train._arguments[14] is lr  # data bindings untouched
     assert new_train._allow_reuse is False
     assert new_train._inputs[0] is prepped and new_train._compute_target == "cpu-cluster"
@@ -83,7 +113,7 @@ def test_debug_step_is_rewritten_and_the_others_are_not(project: Path, amldebug_
     staged = Path(new_train._source_directory)
     assert staged.is_relative_to(amldebug_home)
     assert sorted(p.name for p in staged.iterdir()) == ["_amldebug_entry.py", "helper.py", "train.py"]
-    assert snapshot_tree(project) == before                   # the user's folders untouched
+    assert snapshot_tree(project) == before  # the user's folders untouched
     assert run.links["Azure ML studio"].startswith("https://ml.azure.com/runs/")
     run.cancel()
     assert run.wait(30) == "Canceled"
@@ -98,8 +128,7 @@ def test_the_users_debugpy_pin_wins(project: Path) -> None:
 
 def test_seed_args_drive_a_seed_instrumented_script(project: Path) -> None:
     prep, train, prepped, lr = seed_steps(project, seed_runconfig())
-    run = submit([prep, train], backend="azureml", debug="train", timeout=300, workspace=offline_workspace(),
-                 seed_args=True)
+    run = submit([prep, train], backend="azureml", debug="train", timeout=300, workspace=offline_workspace(), seed_args=True)
     new_train = last_submission()["steps"][1]
     assert new_train._script_name == "train.py" and new_train._source_directory == str(project / "step2")
     args = new_train._arguments
@@ -118,8 +147,15 @@ def test_endpoint_from_run_properties_and_status_with_portal_link(project: Path)
     fake.start("prep").status = "Finished"
     child = fake.start("train")
     child.properties["amldebug_endpoint_start"] = json.dumps(
-        {"host": "10.0.0.4", "port": 41234, "step": "train", "remote_root": "/mnt/azureml/cr/j/abc/exe/wd",
-         "deadline": time.time() + 300, "pid": 77})
+        {
+            "host": "10.0.0.4",
+            "port": 41234,
+            "step": "train",
+            "remote_root": "/mnt/azureml/cr/j/abc/exe/wd",
+            "deadline": time.time() + 300,
+            "pid": 77,
+        }
+    )
     endpoint = run.wait_for_endpoint("train", timeout=10)
     assert endpoint.address == "10.0.0.4:41234"
     assert run.path_mappings("train") == [{"localRoot": str(project / "step2"), "remoteRoot": "/mnt/azureml/cr/j/abc/exe/wd"}]
@@ -139,13 +175,17 @@ def test_light_pipeline_on_azureml_is_refused(project: Path) -> None:
     from amldebug_jupyter import Pipeline, Step
 
     with pytest.raises(SpecError, match="is not a PythonScriptStep: --backend azureml takes a v1 Pipeline"):
-        submit(Pipeline("p", [Step("prep", "prep.py", project / "step1")]), backend="azureml",
-               workspace=offline_workspace())
+        submit(Pipeline("p", [Step("prep", "prep.py", project / "step1")]), backend="azureml", workspace=offline_workspace())
 
 
 def test_azureml_steps_run_on_the_local_backend(project: Path) -> None:
-    plain = PythonScriptStep(name="train", script_name="train.py", arguments=["--lr", 0.5],
-                             compute_target="cpu-cluster", source_directory=str(project / "step2"))
+    plain = PythonScriptStep(
+        name="train",
+        script_name="train.py",
+        arguments=["--lr", 0.5],
+        compute_target="cpu-cluster",
+        source_directory=str(project / "step2"),
+    )
     run = submit([plain])
     assert run.wait(30) == "Completed" and "train 0.1" in run.logs("train")
     prep, train, *_ = seed_steps(project, seed_runconfig())

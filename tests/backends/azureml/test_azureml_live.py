@@ -13,9 +13,10 @@ import pytest
 
 CONFIG = os.environ.get("AMLDEBUG_LIVE_CONFIG")
 COMPUTE = os.environ.get("AMLDEBUG_LIVE_COMPUTE")
-pytestmark = [pytest.mark.live,
-              pytest.mark.skipif(not (CONFIG and COMPUTE),
-                                 reason="live Azure ML test: set AMLDEBUG_LIVE_CONFIG and AMLDEBUG_LIVE_COMPUTE")]
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(not (CONFIG and COMPUTE), reason="live Azure ML test: set AMLDEBUG_LIVE_CONFIG and AMLDEBUG_LIVE_COMPUTE"),
+]
 
 
 def test_a_debug_step_on_a_cluster_announces_its_endpoint(tmp_path: Path) -> None:
@@ -26,8 +27,7 @@ def test_a_debug_step_on_a_cluster_announces_its_endpoint(tmp_path: Path) -> Non
 
     (tmp_path / "train.py").write_text("print('hello from the cluster')\n")
     ws = Workspace.from_config(path=CONFIG)
-    step = PythonScriptStep(name="train", script_name="train.py", source_directory=str(tmp_path),
-                            compute_target=COMPUTE)
+    step = PythonScriptStep(name="train", script_name="train.py", source_directory=str(tmp_path), compute_target=COMPUTE)
     run = submit([step], backend="azureml", debug=["train"], timeout=120, workspace=ws, experiment="amldebug-live")
     try:
         endpoint = run.wait_for_endpoint("train", timeout=1800)  # cluster start-up can take many minutes

@@ -36,8 +36,10 @@ def fake_service(monkeypatch: pytest.MonkeyPatch) -> None:
 def steps(tmp_path: Path):
     prep = write(tmp_path / "prep" / "prep.py", "print('prep')\n").parent
     train = write(tmp_path / "train" / "train.py", "print('train')\n").parent
-    return [PythonScriptStep(name="prep", script_name="prep.py", source_directory=str(prep), compute_target="cpu"),
-            PythonScriptStep(name="train", script_name="train.py", source_directory=str(train), compute_target="cpu")]
+    return [
+        PythonScriptStep(name="prep", script_name="prep.py", source_directory=str(prep), compute_target="cpu"),
+        PythonScriptStep(name="train", script_name="train.py", source_directory=str(train), compute_target="cpu"),
+    ]
 
 
 def publish_logs(blobs: Azurite, child, container: str) -> None:
@@ -58,10 +60,18 @@ def test_endpoint_discovered_from_step_logs_while_other_steps_log_too(blobs: Azu
     train = fake.start("train")
     publish_logs(blobs, train, "train-logs")
     t0 = time.monotonic()
-    info = {"host": "10.0.0.4", "port": 40123, "pid": 9, "step": "train", "rank": 0,
-            "deadline": time.time() + 300, "remote_root": "/mnt/azureml/exe/wd"}
-    blobs.append(std, ("AMLDEBUG_ENDPOINT " + json.dumps(info) + "\nTimeout for debug connection: 300\n"
-                       "ip_address: 10.0.0.4\n").encode())
+    info = {
+        "host": "10.0.0.4",
+        "port": 40123,
+        "pid": 9,
+        "step": "train",
+        "rank": 0,
+        "deadline": time.time() + 300,
+        "remote_root": "/mnt/azureml/exe/wd",
+    }
+    blobs.append(
+        std, ("AMLDEBUG_ENDPOINT " + json.dumps(info) + "\nTimeout for debug connection: 300\nip_address: 10.0.0.4\n").encode()
+    )
     blobs.append(prep_log, b"prep still going\n")
     endpoint = run.wait_for_endpoint("train", timeout=20)
     assert endpoint.address == "10.0.0.4:40123" and endpoint.remote_root == "/mnt/azureml/exe/wd"
