@@ -10,13 +10,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-try:  # the installed distribution's version, which its build took from labextension/package.json
-    import importlib.metadata
-
-    __version__ = importlib.metadata.version("amldebug-jupyter")
-except importlib.metadata.PackageNotFoundError:  # a checkout on sys.path that was never installed
-    __version__ = "0+unknown"
-
 _EXPORTS = {
     "Pipeline": "amldebug_jupyter.core.pipeline",
     "Step": "amldebug_jupyter.core.pipeline",
@@ -57,7 +50,19 @@ def _jupyter_labextension_paths() -> list:
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # importlib.metadata is slow to import: only when asked
+        return _version()
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'amldebug_jupyter' has no attribute {name!r}")
     return getattr(importlib.import_module(module), name)
+
+
+def _version() -> str:
+    """The installed distribution's version, which its build took from labextension/package.json."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("amldebug-jupyter")
+    except importlib.metadata.PackageNotFoundError:  # a checkout on sys.path that was never installed
+        return "0+unknown"

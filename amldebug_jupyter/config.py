@@ -26,6 +26,17 @@ class AmlDebugConfig(Configurable):
     )
     connect_timeout = Float(10.0, config=True, help="Seconds to reach a remote debugger and get its answer to 'initialize'.")
     request_timeout = Float(10.0, config=True, help="Seconds any other debugger request may take before it fails.")
+    liveness_interval = Float(
+        2.0,
+        config=True,
+        help="Seconds without a word from a running remote debugger before checking that it still answers.",
+    )
+    liveness_timeout = Float(
+        3.0,
+        config=True,
+        help="Seconds that check may take before the remote counts as lost (frozen, or the network down).",
+    )
+    max_frame_bytes = Int(64 * 2**20, config=True, help="Largest debugger message accepted; a bigger one closes the connection.")
     configuration_grace = Float(
         3.0,
         config=True,

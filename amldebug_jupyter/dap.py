@@ -10,9 +10,11 @@ with a reader thread. :func:`attach` runs the init sequence with breakpoints set
 from __future__ import annotations
 
 import ast
+import ipaddress
 import itertools
 import json
 import logging
+import re
 import socket
 import threading
 import time
@@ -33,31 +35,68 @@ def encode(message: Mapping[str, Any]) -> bytes:
     return b"Content-Length: %d\r\n\r\n" % len(body) + body
 
 
-class FrameDecoder:
-    """Turns a byte stream into DAP messages; byte-accurate ``Content-Length`` handling."""
+MAX_HEADER_BYTES = 8192
+"""A DAP header is one or two short lines; more without the blank line is not DAP."""
 
-    def __init__(self) -> None:
+
+class FrameDecoder:
+    """Turns a byte stream into DAP messages; byte-accurate ``Content-Length`` handling.
+
+    Anything that is not a DAP frame (no or a bad ``Content-Length``, a frame over ``max_frame``
+    bytes, a body that is not UTF-8 JSON of an object) raises :class:`DapError`: the connection
+    cannot be trusted past it, so the caller closes it.
+    """
+
+    def __init__(self, max_frame: int = 64 * 2**20) -> None:
+        self.max_frame = max_frame
         self._buf = bytearray()
+        self._need: Optional[Tuple[int, int]] = None
+        """(body start, body length) of the frame being received, once its header is read."""
 
     def feed(self, data: bytes) -> List[Message]:
         self._buf += data
         out: List[Message] = []
         while True:
-            head_end = self._buf.find(b"\r\n\r\n")
-            if head_end < 0:
-                return out
-            length = None
-            for line in bytes(self._buf[:head_end]).split(b"\r\n"):
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value.strip())
-            if length is None:
-                raise DapError("Malformed DAP frame from the debug adapter (no Content-Length).")
-            start = head_end + 4
+            if self._need is None:
+                head_end = self._buf.find(b"\r\n\r\n", 0, MAX_HEADER_BYTES + 4)
+                if head_end < 0:
+                    if len(self._buf) > MAX_HEADER_BYTES:
+                        raise DapError(f"not a DAP header (no blank line within {MAX_HEADER_BYTES} bytes)")
+                    return out
+                self._need = (head_end + 4, self._content_length(bytes(self._buf[:head_end])))
+            start, length = self._need
             if len(self._buf) < start + length:
                 return out
-            out.append(json.loads(bytes(self._buf[start : start + length]).decode("utf-8")))
+            out.append(self._message(bytes(self._buf[start : start + length])))
             del self._buf[: start + length]
+            self._need = None
+
+    def _content_length(self, header: bytes) -> int:
+        length = None
+        for line in header.split(b"\r\n"):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                text = value.strip()
+                if not text.isdigit():
+                    raise DapError(f"bad Content-Length {text[:40].decode('ascii', 'replace')!r}")
+                length = int(text)
+        if length is None:
+            raise DapError("a DAP frame without Content-Length")
+        if length > self.max_frame:
+            raise DapError(f"a frame of {length} bytes, over the limit of {self.max_frame} (AmlDebugConfig.max_frame_bytes)")
+        return length
+
+    @staticmethod
+    def _message(body: bytes) -> Message:
+        try:
+            msg = json.loads(body.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise DapError("a DAP frame whose body is not UTF-8") from None
+        except ValueError as e:
+            raise DapError(f"a DAP frame whose body is not JSON ({e})") from None
+        if not isinstance(msg, dict):
+            raise DapError(f"a DAP frame holding a JSON {type(msg).__name__}, not an object")
+        return msg
 
 
 class PendingRequests:
@@ -100,12 +139,37 @@ class PendingRequests:
                 fut.set_exception(DapError(reason))
 
 
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def check_address(host: str, port: Any) -> Tuple[str, int]:
+    """``(host, port)`` when they can name a debug endpoint, else one line saying what is wrong."""
+    if isinstance(port, str) and port.strip().isdigit():
+        port = int(port)
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+        raise DapError(f"Port {port!r} is not a TCP port: give a number from 1 to 65535.")
+    name = host.strip("[]") if isinstance(host, str) else ""
+    try:
+        ipaddress.ip_address(name)
+        return name, port
+    except ValueError:
+        pass
+    labels = name.rstrip(".").split(".")
+    if not name or len(name) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        raise DapError(
+            f"Host {host!r} is not a host name or an IP address: give one such as 127.0.0.1 or node-0.internal "
+            "(labels of 1 to 63 letters, digits or hyphens, separated by single dots)."
+        )
+    return name, port
+
+
 def _connect(host: str, port: int, timeout: float) -> socket.socket:
     """Connect, retrying while refused: seed-style scripts print their address before listening.
 
     A refused connection never reaches debugpy, so retrying is not the port probe that wedges
     its adapter; once connected, the caller speaks DAP at once.
     """
+    host, port = check_address(host, port)
     deadline = time.monotonic() + timeout
     pause = 0.05
     while True:
@@ -121,8 +185,19 @@ def _connect(host: str, port: int, timeout: float) -> socket.socket:
             pause = min(pause * 2, 0.5)
         except socket.timeout:
             raise DapError(f"No debugger endpoint answered at {host}:{port} within {timeout:g} s.") from None
-        except OSError as e:
-            raise DapError(f"Cannot connect to the debug endpoint {host}:{port}: {e.strerror or e}.") from None
+        except socket.gaierror as e:
+            raise DapError(f"Cannot find the host {host!r} of the debug endpoint: {e.strerror or e}.") from None
+        except (OSError, UnicodeError, ValueError) as e:
+            why = getattr(e, "strerror", None) or e
+            raise DapError(f"Cannot connect to the debug endpoint {host}:{port}: {why}.") from None
+
+
+def _keepalive(sock: socket.socket, idle: int = 3, interval: int = 1, count: int = 3) -> None:
+    """Let the kernel notice a peer host that is gone (no ACKs) within ``idle + interval * count`` s."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, value in (("TCP_KEEPIDLE", idle), ("TCP_KEEPINTVL", interval), ("TCP_KEEPCNT", count)):
+        if hasattr(socket, option):
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
 
 
 class DapClient:
@@ -135,9 +210,10 @@ class DapClient:
         connect_timeout: Optional[float] = None,
         request_timeout: Optional[float] = None,
         keep_events: bool = True,
+        max_frame: Optional[int] = None,
     ) -> None:
-        """Timeouts default to the config's; ``keep_events=False``: events only go to
-        :meth:`on_event` listeners (long sessions)."""
+        """Timeouts and the frame limit default to the config's; ``keep_events=False``: events
+        only go to :meth:`on_event` listeners (long sessions)."""
         self.address = f"{host}:{port}"
         self.keep_events = keep_events
         cfg = context.current().config
@@ -145,6 +221,11 @@ class DapClient:
         self._sock = _connect(host, port, cfg.connect_timeout if connect_timeout is None else connect_timeout)
         self._sock.settimeout(None)
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        _keepalive(self._sock)
+        self.max_frame: int = cfg.max_frame_bytes if max_frame is None else max_frame
+        self.last_heard = time.monotonic()
+        """When the peer last sent anything (a frame or part of one)."""
+        self._lost: Optional[str] = None
         self._send_lock = threading.Lock()
         self._pending = PendingRequests()
         self._events: List[Message] = []
@@ -159,13 +240,14 @@ class DapClient:
 
     # -- inbound ---------------------------------------------------------------------------
     def _read_loop(self) -> None:
-        decoder = FrameDecoder()
+        decoder = FrameDecoder(self.max_frame)
         reason = f"The debug endpoint {self.address} closed the connection."
         try:
             while True:
                 data = self._sock.recv(65536)
                 if not data:
                     break
+                self.last_heard = time.monotonic()
                 for msg in decoder.feed(data):
                     try:
                         self._dispatch(msg)
@@ -173,9 +255,14 @@ class DapClient:
                         log.exception("failed to handle DAP message %s", msg.get("command") or msg.get("event"))
         except OSError:
             pass
-        except DapError as e:
-            reason = str(e)
+        except DapError as e:  # not DAP: nothing after it on this connection can be trusted
+            reason = f"The debug endpoint {self.address} broke the protocol ({e}); the connection was closed."
+        except Exception as e:  # never a silent dead reader: pending requests must fail now
+            log.exception("DAP reader for %s failed", self.address)
+            reason = f"Reading from the debug endpoint {self.address} failed ({type(e).__name__}: {e})."
+        reason = self._lost or reason
         self.closed = True
+        self._shutdown()
         self._pending.fail_all(reason)
         with self._events_cv:
             self._events_cv.notify_all()
@@ -265,15 +352,55 @@ class DapClient:
     ) -> Dict[str, Any]:
         return self.result(self.send(command, arguments), timeout)
 
-    def close(self) -> None:
-        self._closing = True
-        self.closed = True
+    def watch(self, interval: float, answer_within: float) -> None:
+        """From now on notice a peer that stops answering (frozen, or a link that drops packets):
+        after ``interval`` s without a word from it, ask for ``threads``; no answer within
+        ``answer_within`` s closes the link as lost, so every pending request fails at once.
+
+        Only call this once the session runs: a debuggee held in ``wait_for_client()`` is not
+        obliged to answer, and debugpy answers ``attach`` only after ``configurationDone``.
+        """
+        threading.Thread(
+            target=self._watch, args=(interval, answer_within), name=f"dap-watch-{self.address}", daemon=True
+        ).start()
+
+    def _watch(self, interval: float, answer_within: float) -> None:
+        while not self.closed:
+            quiet = time.monotonic() - self.last_heard
+            if quiet < interval:
+                time.sleep(min(interval - quiet, 0.25) + 0.01)
+                continue
+            try:
+                probe = self.send("threads")  # any answer, even a refusal, shows the peer is alive
+                probe.result(answer_within)
+            except FutureTimeout:
+                self._pending.discard(getattr(probe, "seq", -1))
+                self.lose(
+                    f"{self.address} stopped answering (a liveness check got no reply within {answer_within:g} s): "
+                    "the process may be frozen or the network down"
+                )
+                return
+            except DapError:  # the link is closed already
+                return
+
+    def lose(self, reason: str) -> None:
+        """Give up on the peer: close the link; pending requests and close listeners get ``reason``."""
+        self._lost = self._lost or reason
+        self._shutdown()
+
+    def _shutdown(self) -> None:
         try:
             self._sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+    def close(self) -> None:
+        self._closing = True
+        self.closed = True
+        self._shutdown()
         self._sock.close()
-        self._reader.join(2)
+        if threading.current_thread() is not self._reader:
+            self._reader.join(2)
 
     def __enter__(self) -> "DapClient":
         return self

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from support import free_port, write
 
 from amldebug_jupyter import Pipeline, Step, submit
-from amldebug_jupyter.dap import DapClient, FrameDecoder, PendingRequests, attach, encode, first_statement_line
+from amldebug_jupyter.dap import DapClient, FrameDecoder, PendingRequests, attach, check_address, encode, first_statement_line
 from amldebug_jupyter.errors import DapError
 
 messages = st.lists(
@@ -178,4 +178,106 @@ def test_a_late_reply_after_a_timeout_does_not_break_the_session() -> None:
         asyncio.run(give_up())
         time.sleep(0.6)
         assert client.request("modules", timeout=5)["which"] == "next"
+    adapter.close()
+
+
+BAD_FRAMES = {
+    "body that is not JSON": (b"Content-Length: 5\r\n\r\n{{{{{", "not JSON"),
+    "length that is not a number": (b"Content-Length: abc\r\n\r\n", "bad Content-Length 'abc'"),
+    "negative length": (b"Content-Length: -5\r\n\r\n", "bad Content-Length '-5'"),
+    "body that is not UTF-8": (b"Content-Length: 2\r\n\r\n\xff\xfe", "not UTF-8"),
+    "JSON array": (b"Content-Length: 2\r\n\r\n[]", "JSON list, not an object"),
+    "no Content-Length": (b"Content-Type: x\r\n\r\n", "without Content-Length"),
+    "frame over the limit": (b"Content-Length: 999999999999\r\n\r\n", "over the limit of 67108864"),
+    "no header end": (b"HTTP/1.1 200 OK " + b"x" * 9000, "no blank line within 8192 bytes"),
+}
+
+
+@pytest.mark.parametrize("frame, why", BAD_FRAMES.values(), ids=BAD_FRAMES.keys())
+def test_a_bad_frame_is_a_protocol_error_that_fails_pending_requests_at_once(frame: bytes, why: str) -> None:
+    closed = threading.Event()
+
+    def handle(conn, _):
+        read_requests(conn, 1)
+        conn.sendall(frame)
+        closed.set() if conn.recv(1) == b"" else None  # the client hangs up on it
+
+    adapter = ScriptedAdapter(handle)
+    with DapClient("127.0.0.1", adapter.port, request_timeout=10) as client:
+        t0 = time.monotonic()
+        with pytest.raises(DapError, match="broke the protocol") as err:
+            client.request("initialize", {})
+        assert why in str(err.value) and time.monotonic() - t0 < 2
+        assert closed.wait(2), "the client kept the connection open"
+        with pytest.raises(DapError, match="broke the protocol"):
+            client.request("threads")
+    adapter.close()
+
+
+def test_a_huge_frame_is_refused_from_its_header_without_reading_it() -> None:
+    def handle(conn, _):
+        read_requests(conn, 1)
+        conn.sendall(b"Content-Length: 100000\r\n\r\n" + b" " * 1000)  # it never needs the rest
+        time.sleep(2)
+
+    adapter = ScriptedAdapter(handle)
+    with DapClient("127.0.0.1", adapter.port, max_frame=50_000) as client:  # AmlDebugConfig.max_frame_bytes
+        with pytest.raises(DapError, match="a frame of 100000 bytes, over the limit of 50000"):
+            client.request("initialize", {}, timeout=3)
+    adapter.close()
+
+
+@pytest.mark.parametrize(
+    "host, port, why",
+    [
+        ("10..0.0.1", 5678, "is not a host name or an IP address"),
+        ("a" * 64 + ".example.com", 5678, "is not a host name or an IP address"),
+        ("", 5678, "is not a host name or an IP address"),
+        ("node 0", 5678, "is not a host name or an IP address"),
+        ("127.0.0.1", 0, "is not a TCP port"),
+        ("127.0.0.1", 70000, "is not a TCP port"),
+        ("127.0.0.1", "http", "is not a TCP port"),
+    ],
+)
+def test_a_bad_address_is_one_line_before_any_connect(host: str, port, why: str) -> None:
+    t0 = time.monotonic()
+    with pytest.raises(DapError, match=why):
+        DapClient(host, port, connect_timeout=5)
+    assert time.monotonic() - t0 < 0.5
+
+
+def test_good_addresses_pass_the_check() -> None:
+    assert check_address("[::1]", 5678) == ("::1", 5678)
+    assert check_address("node-0.internal.cloudapp.net", "5678") == ("node-0.internal.cloudapp.net", 5678)
+    assert check_address("10.0.0.4", 5678) == ("10.0.0.4", 5678)
+
+
+def test_a_peer_that_stops_answering_is_lost_within_the_liveness_window() -> None:
+    answering = threading.Event()
+    answering.set()
+
+    def handle(conn, _):
+        decoder = FrameDecoder()
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                return
+            for req in decoder.feed(data):
+                if answering.is_set():
+                    reply(conn, req, threads=[])
+
+    adapter = ScriptedAdapter(handle)
+    lost: List[str] = []
+    with DapClient("127.0.0.1", adapter.port, request_timeout=30) as client:
+        client.on_close(lost.append)
+        client.watch(interval=0.3, answer_within=0.5)
+        time.sleep(1.5)  # it answers the checks: nothing happens
+        assert not client.closed and lost == []
+        answering.clear()  # frozen: the connection stays open, nothing comes back
+        pending = client.send("stackTrace", {"threadId": 1})
+        t0 = time.monotonic()
+        with pytest.raises(DapError, match="stopped answering"):
+            client.result(pending, timeout=30)
+        assert time.monotonic() - t0 < 2
+        assert lost and "stopped answering" in lost[0]
     adapter.close()

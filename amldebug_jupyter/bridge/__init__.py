@@ -14,7 +14,9 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence
 
 from amldebug_jupyter.bridge.remote import BridgeTimeouts, RemoteSession, Target
-from amldebug_jupyter.dap import first_statement_line
+from amldebug_jupyter.core import context
+from amldebug_jupyter.core.events import EndpointFound
+from amldebug_jupyter.dap import check_address, first_statement_line
 from amldebug_jupyter.errors import UserError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,6 +53,7 @@ def target_for_step(run: "DebugRun", step: str, stop_on_entry: Optional[bool] = 
     endpoint = state.endpoint
     if endpoint is None:
         raise UserError(f"Step '{step}' has not announced a debug endpoint yet (status {state.status}).")
+    check_address(endpoint.host, endpoint.port)
     mappings = run.path_mappings(step)
     entry = None
     if stop_on_entry if stop_on_entry is not None else endpoint.stop_on_entry:
@@ -73,17 +76,21 @@ def target_for_address(
         if not os.path.isdir(local):
             raise UserError(f"--local-root {local_root!r} is not a folder on this machine.")
         mappings.append({"localRoot": local, "remoteRoot": remote_root})
-    return Target(host, int(port), label=label or f"{host}:{port}", path_mappings=mappings)
+    host, port = check_address(host, port)  # before retargeting: a typo must not reach the control channel
+    return Target(host, port, label=label or f"{host}:{port}", path_mappings=mappings)
 
 
 def attach(target: Target) -> Target:
     from amldebug_jupyter.bridge.kernel import current_bridge
-    from amldebug_jupyter.core import context
 
     cfg = context.current().config
     bridge = current_bridge()
     bridge.timeouts = BridgeTimeouts(
-        connect=cfg.connect_timeout, request=cfg.request_timeout, configuration_grace=cfg.configuration_grace
+        connect=cfg.connect_timeout,
+        request=cfg.request_timeout,
+        configuration_grace=cfg.configuration_grace,
+        liveness_interval=cfg.liveness_interval,
+        liveness_timeout=cfg.liveness_timeout,
     )
     bridge.attach(target)
     return target
@@ -120,8 +127,6 @@ def auto_attach(
 
     ``announce`` gets a line for the cell; ``report(step, title, why)`` a failed attach (the
     notebook turns it into a notification)."""
-    from amldebug_jupyter.core.events import EndpointFound
-
     claimed = threading.Event()
 
     def attach_in_background(step: str) -> None:

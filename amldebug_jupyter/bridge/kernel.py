@@ -1,9 +1,12 @@
 """Install the bridge in a running ipykernel and switch its debugger between local and remote.
 
-The seam is ``kernel.do_debug_request`` (ipykernel 6.29+ and 7.x call it for every
-``debug_request``, on the control thread): the bridge wraps it and sends requests either to the
-kernel's own debugger (cells, the stock behaviour) or to a :class:`RemoteSession`. No ipykernel
-class is swapped or subclassed at runtime, so its own debugger keeps working untouched.
+The seam is the kernel's ``control_handlers["debug_request"]`` (ipykernel 6.30+ and 7.x look
+every control message up there, on the control thread, one message at a time): the bridge's
+handler leaves requests to the stock handler and the kernel's own debugger (cells) or answers them
+from a :class:`RemoteSession`. A remote request is answered by a task of its own, so the control
+channel goes on to its next message at once: ``kernel_info``, ``interrupt`` and ``shutdown`` never
+wait for a remote that is slow, frozen or gone (JupyterLab pairs replies by message id). No
+ipykernel class is swapped or subclassed at runtime, so its own debugger keeps working untouched.
 """
 
 from __future__ import annotations
@@ -13,9 +16,12 @@ import inspect
 import threading
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, cast
+from typing import Any, Callable, Dict, List, Optional, Set, cast
+
+from ipykernel.jsonutil import json_clean
 
 from amldebug_jupyter.bridge.remote import BridgeTimeouts, RemoteSession, Target
+from amldebug_jupyter.bridge.remote import reply as remote_reply
 from amldebug_jupyter.errors import UserError
 
 Message = Dict[str, Any]
@@ -47,6 +53,8 @@ class KernelBridge:
         self.kernel = kernel
         self.timeouts = timeouts or BridgeTimeouts()
         self._stock = kernel.do_debug_request
+        self._stock_handler = kernel.control_handlers["debug_request"]
+        self._answering: Set["asyncio.Task[None]"] = set()
         self.target: Optional[Target] = None
         self.session: Optional[RemoteSession] = None
         self.remembered: Dict[str, List[Message]] = {}
@@ -62,7 +70,7 @@ class KernelBridge:
         if bridge is None:
             bridge = cls(kernel)
             kernel._amldebug_bridge = bridge
-            kernel.do_debug_request = bridge.do_debug_request  # instance attribute wins
+            kernel.control_handlers["debug_request"] = bridge.debug_request
         return bridge
 
     @classmethod
@@ -74,11 +82,29 @@ class KernelBridge:
         if bridge.target is not None:
             bridge.detach()
         bridge.on_change.clear()
-        if kernel.__dict__.get("do_debug_request") == bridge.do_debug_request:
-            del kernel.do_debug_request  # the class's method shows again
+        if kernel.control_handlers.get("debug_request") == bridge.debug_request:
+            kernel.control_handlers["debug_request"] = bridge._stock_handler
         del kernel._amldebug_bridge
 
     # -- control thread ------------------------------------------------------------------
+    async def debug_request(self, stream: Any, ident: Any, parent: Message) -> None:
+        """ipykernel's ``debug_request`` handler: local requests as before, remote ones answered
+        by their own task so the control channel is free again before the remote replies."""
+        if self.target is None:
+            await self._stock_handler(stream, ident, parent)
+            return
+        task = asyncio.ensure_future(self._answer(stream, ident, parent))
+        self._answering.add(task)
+        task.add_done_callback(self._answering.discard)
+
+    async def _answer(self, stream: Any, ident: Any, parent: Message) -> None:
+        content = parent.get("content") or {}
+        try:
+            reply = await self.do_debug_request(content)
+        except Exception as e:  # whatever happens, the frontend gets its answer
+            reply = remote_reply(content, False, message=f"amldebug-jupyter failed: {type(e).__name__}: {e}")
+        self.kernel.session.send(stream, "debug_reply", json_clean(reply), parent, ident)  # type: ignore[no-untyped-call]
+
     async def do_debug_request(self, msg: Message) -> Message:
         if self.target is None:
             return cast(Message, await self._stock(msg))

@@ -20,7 +20,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Set, Tuple, cast
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from amldebug_jupyter.dap import DapClient, Message
 from amldebug_jupyter.errors import DapError
@@ -38,6 +38,12 @@ _EMPTY_BODIES: Dict[str, Dict[str, Any]] = {
 }
 """Bodies for failed replies, so the frontend shows the message instead of a TypeError."""
 
+MAX_OUTPUT_CHARS = 64 * 1024
+"""A remote output event longer than this reaches the frontend cut, with a note saying so."""
+
+_LIFECYCLE = {"initialize", "attach", "configurationDone", "setExceptionBreakpoints", "disconnect"}
+"""Requests that change the session's state run one at a time, in the order they came."""
+
 
 @dataclass(frozen=True)
 class BridgeTimeouts:
@@ -47,6 +53,10 @@ class BridgeTimeouts:
     """Seconds any other request may take."""
     configuration_grace: float = 3.0
     """After ``attach``, how long to wait for the client's breakpoints before releasing the remote."""
+    liveness_interval: float = 2.0
+    """Once the remote runs: after this many seconds without a word from it, check it still answers."""
+    liveness_timeout: float = 3.0
+    """Seconds that check may take before the remote counts as lost (frozen, or the link is down)."""
 
 
 @dataclass(frozen=True)
@@ -129,17 +139,33 @@ class RemoteSession:
         self._releasing = False
         self._grace: Optional[asyncio.TimerHandle] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._lifecycle = asyncio.Lock()
 
     # -- dispatch ------------------------------------------------------------------------
     async def handle(self, msg: Message) -> Message:
+        """Answer one request. Several may be in flight (the kernel's control channel does not
+        wait for the remote); state changes run one at a time, other requests wait only for one
+        that is under way, so what reaches the remote keeps the client's order."""
         command = msg.get("command", "")
         handler = getattr(self, "on_" + command, None)
         try:
-            if handler is not None:
-                return cast(Message, await handler(msg))
-            return await self._forward(msg)
+            if command in _LIFECYCLE:
+                async with self._lifecycle:
+                    return await self._run(handler, msg)
+            if self._lifecycle.locked():
+                async with self._lifecycle:
+                    pass
+            return await self._run(handler, msg)
         except DapError as e:
             return reply(msg, False, message=str(e))
+        except Exception as e:  # a bug here must reach the frontend as an answer, not hang it
+            log.exception("debug request %s failed", command)
+            return reply(msg, False, message=f"amldebug-jupyter failed on '{command}': {type(e).__name__}: {e}")
+
+    async def _run(self, handler: Optional[Callable[[Message], Awaitable[Message]]], msg: Message) -> Message:
+        if handler is not None:
+            return await handler(msg)
+        return await self._forward(msg)
 
     # -- lifecycle -----------------------------------------------------------------------
     async def on_initialize(self, msg: Message) -> Message:
@@ -147,6 +173,7 @@ class RemoteSession:
             return reply(msg, True, body=self._capabilities)
         self._loop = asyncio.get_running_loop()
         self.broken = None
+        self._initialized = self._loop.create_future()  # an adapter may send it right after this answer
         t = self.target
         try:
             self.client = await self._loop.run_in_executor(
@@ -186,27 +213,34 @@ class RemoteSession:
             justMyCode=self.target.just_my_code, redirectOutput=False, pathMappings=[dict(m) for m in self.target.path_mappings]
         )
         loop = asyncio.get_running_loop()
-        self._initialized = loop.create_future()
+        initialized = self._initialized = self._initialized or loop.create_future()
         self._attach_reply = asyncio.wrap_future(client.send("attach", args), loop=loop)
-        done, _ = await asyncio.wait(
-            {self._attach_reply, self._initialized}, timeout=self.timeouts.request, return_when=asyncio.FIRST_COMPLETED
-        )
-        if not done:
-            return self._start_failed(msg, f"no 'initialized' event within {self.timeouts.request:g} s")
-        if self._attach_reply in done and not self._initialized.done():
-            try:  # answered before 'initialized': a refusal ("already being debugged") or a lost link
-                rep = self._attach_reply.result()
-                why = rep.get("message") or "attach refused"
-            except DapError as e:
-                why = str(e)
-            self._close_client()
-            self.started = False
-            return self._start_failed(msg, why)
+        deadline = loop.time() + self.timeouts.request
+        while not initialized.done():  # 'initialized' and the attach answer may come in either order
+            waiting = {initialized} if self._attach_reply.done() else {initialized, self._attach_reply}
+            await asyncio.wait(waiting, timeout=max(deadline - loop.time(), 0), return_when=asyncio.FIRST_COMPLETED)
+            if self._attach_reply.done() and not initialized.done():
+                why = self._refusal(self._attach_reply)
+                if why is not None:  # a refusal ("already being debugged") or a lost link
+                    self._close_client()
+                    self.started = False
+                    return self._start_failed(msg, why)
+            if loop.time() >= deadline and not initialized.done():
+                return self._start_failed(msg, f"no 'initialized' event within {self.timeouts.request:g} s")
         await self._set_known_breakpoints()
         self._configured = loop.create_future()
         self._releasing = False
         self._grace = loop.call_later(self.timeouts.configuration_grace, lambda: asyncio.ensure_future(self._release()))
         return reply(msg, True, body={})
+
+    @staticmethod
+    def _refusal(answer: "asyncio.Future[Message]") -> Optional[str]:
+        """Why an answered ``attach`` failed, or None when it succeeded."""
+        try:
+            rep = answer.result()
+        except DapError as e:
+            return str(e)
+        return None if rep.get("success") else rep.get("message") or "attach refused"
 
     async def _set_known_breakpoints(self) -> None:
         """Breakpoints the remote must know before it runs: remembered, given, stop-on-entry."""
@@ -239,6 +273,8 @@ class RemoteSession:
                 if not rep.get("success"):
                     self._notify(f"The remote refused attach: {rep.get('message')}")
             self._configured.set_result(True)
+            if self.client is not None:
+                self.client.watch(self.timeouts.liveness_interval, self.timeouts.liveness_timeout)
         except (DapError, asyncio.TimeoutError) as e:
             self._configured.set_result(False)
             self._notify(f"Could not release {self.target.name}: {e or 'timed out'}")
@@ -420,6 +456,10 @@ class RemoteSession:
     def _on_event(self, ev: Message) -> None:
         name = ev.get("event")
         body = ev.get("body") or {}
+        if name == "output" and len(str(body.get("output", ""))) > MAX_OUTPUT_CHARS:
+            text = str(body["output"])
+            cut = f"\n[... {len(text) - MAX_OUTPUT_CHARS} more characters of this output not shown]\n"
+            ev = dict(ev, body=dict(body, output=text[:MAX_OUTPUT_CHARS] + cut))
         if name == "initialized" and self._initialized is not None and not self._initialized.done():
             self._initialized.set_result(ev)
         elif name == "stopped":

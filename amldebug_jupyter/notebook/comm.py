@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set
 
 from amldebug_jupyter.core.context import Context
+from amldebug_jupyter.core.events import LogLine
+from amldebug_jupyter.core.status import TERMINAL
 from amldebug_jupyter.errors import UserError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -144,8 +146,6 @@ class FrontendChannel:
                 log.debug("comm send failed", exc_info=True)
 
     def _watch_run(self, run: "DebugRun") -> None:
-        from amldebug_jupyter.core.events import LogLine
-
         self._unsubscribe.append(
             run.subscribe(  # not per line
                 lambda event: None if isinstance(event, LogLine) else self.publish_targets()
@@ -223,8 +223,6 @@ class FrontendChannel:
         }
 
     def targets(self) -> List[Dict[str, Any]]:
-        from amldebug_jupyter.core.status import TERMINAL
-
         current = self._current_target()
         attached = self._id_of(current) if current is not None else None
         found: List[Dict[str, Any]] = []
