@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import List, Mapping, Optional, Sequence
 
@@ -62,3 +63,35 @@ def reap_group(pgid: int) -> None:
 def run(argv: Sequence[str], timeout: float, cwd: Optional[Path] = None) -> subprocess.CompletedProcess:
     """Run a short command to completion, output captured (pip download and the like)."""
     return subprocess.run(list(argv), cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def tagged(tags: Mapping[str, str]) -> List[int]:
+    """Pids of processes (not this one) whose environment holds every ``NAME=value`` of ``tags``.
+
+    How a step's debug adapter is found: debugpy starts it from the step with the step's
+    environment, and it daemonizes out of the step's process group and session. Linux (/proc)
+    only; elsewhere nothing is found.
+    """
+    needles = [f"{name}={value}".encode() + b"\0" for name, value in tags.items()]
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            environ = b"\0" + (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if all(b"\0" + needle in environ for needle in needles) and int(entry.name) != os.getpid():
+            found.append(int(entry.name))
+    return found
+
+
+def kill_tagged(tags: Mapping[str, str], grace: float = 0.0) -> int:
+    """Let tagged processes end on their own for ``grace`` seconds, then SIGKILL the rest; how many."""
+    deadline = time.monotonic() + grace
+    while (left := tagged(tags)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    return len(left)

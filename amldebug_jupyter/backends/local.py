@@ -12,6 +12,7 @@ into its own session and leaves by itself once its debuggee is gone).
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import secrets
@@ -21,7 +22,7 @@ import threading
 import time
 from functools import partial
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional
+from typing import Callable, Dict, Iterable, List, Optional, Set
 
 from amldebug_jupyter import _process
 from amldebug_jupyter.core.endpoints import seed_port
@@ -74,19 +75,39 @@ def snapshot(source: Path, dest: Path, runs_root: Path) -> None:
 
 
 class _StepProcess:
-    """A step run as a process in its own group."""
+    """A step run as a process in its own group; its debug adapter (which leaves the group) is
+    found by the step's tags in its environment, and goes when the step does."""
+
+    live: "Set[_StepProcess]" = set()
+    """Steps still running in this interpreter: stopped at its exit (kernel shutdown)."""
+
+    ADAPTER_GRACE = 2.0
+    """Seconds a finished step's adapter gets to end by itself (it does, unless a stray client holds it)."""
 
     def __init__(self, argv: List[str], folder: Path, env: Dict[str, str], log_path: Path) -> None:
+        self.tags = {name: env[name] for name in ("AMLDEBUG_RUN_ID", "AMLDEBUG_STEP")}
         self.proc = _process.spawn_logged(argv, folder, env, log_path)
+        _StepProcess.live.add(self)
 
     def wait(self) -> int:
         code = self.proc.wait()
         _process.reap_group(self.proc.pid)
+        _process.kill_tagged(self.tags, grace=self.ADAPTER_GRACE)
+        _StepProcess.live.discard(self)
         return code
 
     def stop(self) -> None:
         if self.proc.poll() is None:
             _process.kill_group(self.proc)
+        _process.kill_tagged(self.tags)
+
+    @classmethod
+    def stop_all(cls) -> None:
+        for step in list(cls.live):
+            step.stop()
+
+
+atexit.register(_StepProcess.stop_all)
 
 
 class _LocalRun:

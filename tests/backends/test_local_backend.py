@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
 from pathlib import Path
 
 import pytest
 from support import free_port, line_of, snapshot_tree, write
 
-from amldebug_jupyter import Pipeline, Step, submit
+from amldebug_jupyter import Pipeline, Step, _process, submit
+from amldebug_jupyter.core.endpoints import Endpoint
 from amldebug_jupyter.errors import AttachTimeout, BackendError, UserError
 
 TRAIN = """
@@ -122,6 +124,51 @@ def test_cancel_a_step_waiting_for_a_debugger(project: Path) -> None:
     run.cancel()
     assert run.wait(timeout=15) == "Canceled"
     assert not _alive(endpoint.pid)
+
+
+def run_processes(run_id: str) -> list:
+    """Every process started for the run, the steps' debug adapters included (they inherit its tag)."""
+    return _process.tagged({"AMLDEBUG_RUN_ID": run_id})
+
+
+def stray_connection(endpoint) -> socket.socket:
+    """A connection that is not a debugger (a port scan, a browser): debugpy's adapter accepts it."""
+    stray = socket.create_connection((endpoint.host, endpoint.port), timeout=5)
+    stray.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    return stray
+
+
+@pytest.mark.parametrize("end", ["canceled", "ran without a debugger"])
+def test_a_stray_connection_never_keeps_the_adapter_after_the_step(project: Path, end: str) -> None:
+    run = submit(two_steps(project), debug="train", timeout=3 if end == "ran without a debugger" else 120)
+    endpoint = run.wait_for_endpoint("train", timeout=30)
+    assert len(run_processes(run.id)) >= 2  # the step and its adapter
+    with stray_connection(endpoint):
+        if end == "canceled":
+            run.cancel()
+        assert run.wait(timeout=30) == ("Canceled" if end == "canceled" else "Completed")
+        assert run_processes(run.id) == []
+
+
+def test_kernel_shutdown_leaves_no_step_or_adapter_behind(project: Path, amldebug_home: Path) -> None:
+    from support.kernel_harness import lab_kernel
+
+    with lab_kernel({"AMLDEBUG_HOME": str(amldebug_home)}) as lab:
+        lab.streams.clear()
+        lab.execute(
+            "from amldebug_jupyter import Pipeline, Step, submit\n"
+            f"run = submit(Pipeline('p', [Step('train', 'train.py', {str(project / 'train')!r}, debug=True)]), timeout=120)\n"
+            "print('RUN', run.id, run.wait_for_endpoint('train', timeout=30).port)"
+        )
+        run_id, port = lab.output().split("RUN ", 1)[1].split()[:2]
+        stray = stray_connection(Endpoint("127.0.0.1", int(port), step="train"))
+        assert len(run_processes(run_id)) >= 2
+        lab.km.shutdown_kernel(now=False)  # what JupyterLab's "Shut Down Kernel" asks for
+    deadline = time.monotonic() + 10
+    while run_processes(run_id) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stray.close()
+    assert run_processes(run_id) == []
 
 
 def _alive(pid: int) -> bool:

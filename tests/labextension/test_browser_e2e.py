@@ -24,18 +24,24 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
-from support.browser_artifacts import KEY, ROOT, Artifacts
-from support import free_port, line_of
 from playwright.sync_api import expect, sync_playwright
+from support import free_port, line_of
+from support.browser_artifacts import KEY, ROOT, Artifacts
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.browser]
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = "01-local-pipeline-debug.ipynb"
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-quic", "--no-first-run", "--disable-sync"]
-SETTINGS = {"@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
-                                                                                 "checkForUpdates": False}}
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+]
+SETTINGS = {"@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False}}
 ACTIVE = re.compile(r"\bjp-mod-active\b")
 COUNTED = re.compile(r"^\[\d+\]:$")  # an input prompt once its cell ran
 
@@ -72,14 +78,31 @@ def serve(app: str, page_path: str, tmp_path: Path, amldebug_home: Path, log_pat
     for name, value in SETTINGS.items():
         write_json(settings / name, value)
     port, token = free_port(), "amldebug-e2e-token"
-    env = dict(os.environ, AMLDEBUG_HOME=str(amldebug_home), PYDEVD_DISABLE_FILE_VALIDATION="1",
-               JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"))
+    env = dict(
+        os.environ,
+        AMLDEBUG_HOME=str(amldebug_home),
+        PYDEVD_DISABLE_FILE_VALIDATION="1",
+        JUPYTERLAB_SETTINGS_DIR=str(settings),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
+    )
     with open(log_path, "wb") as log:
-        server = subprocess.Popen([sys.executable, "-m", app, "--no-browser", "--ServerApp.ip=127.0.0.1",
-                                   f"--ServerApp.port={port}", f"--IdentityProvider.token={token}",
-                                   f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0",
-                                   *(["--allow-root"] if os.geteuid() == 0 else [])],
-                                  env=env, stdout=log, stderr=log)
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                app,
+                "--no-browser",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.port={port}",
+                f"--IdentityProvider.token={token}",
+                f"--ServerApp.root_dir={root}",
+                "--ServerApp.port_retries=0",
+                *(["--allow-root"] if os.geteuid() == 0 else []),
+            ],
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
         try:
             base = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 60
@@ -127,14 +150,12 @@ def open_notebook(page: Any, lab: Lab) -> None:
     # the toolbar's indicator reads "idle" before the session exists too, hence the name first.
     toolbar = page.locator(".jp-NotebookPanel-toolbar")
     expect(toolbar.locator(".jp-KernelName")).to_have_text(re.compile(r"^Python 3"), timeout=60_000)
-    expect(toolbar.locator(".jp-Notebook-ExecutionIndicator")).to_have_attribute("data-status", "idle",
-                                                                                 timeout=60_000)
+    expect(toolbar.locator(".jp-Notebook-ExecutionIndicator")).to_have_attribute("data-status", "idle", timeout=60_000)
 
 
 def code_cell(page: Any, source: str) -> Any:
     """The notebook's code cell whose source contains ``source``."""
-    return page.locator(".jp-Notebook .jp-CodeCell").filter(
-        has=page.locator(".jp-InputArea-editor", has_text=source))
+    return page.locator(".jp-Notebook .jp-CodeCell").filter(has=page.locator(".jp-InputArea-editor", has_text=source))
 
 
 def show_notebook(page: Any) -> None:
@@ -282,8 +303,7 @@ def assert_no_extension_errors(artifacts: Artifacts) -> None:
 
 
 # -- the tests ------------------------------------------------------------------------------------
-def test_attach_from_the_panel_and_stop_at_a_file_editor_breakpoint(lab_server: Lab, page: Any,
-                                                                     artifacts: Artifacts) -> None:
+def test_attach_from_the_panel_and_stop_at_a_file_editor_breakpoint(lab_server: Lab, page: Any, artifacts: Artifacts) -> None:
     train = lab_server.root / "local-pipeline" / "train" / "train.py"
     loop_line = line_of(train, "a good place for a breakpoint")
     open_notebook(page, lab_server)
@@ -364,14 +384,21 @@ def test_inner_check_fails(lab_server, page):
 
 def test_a_failing_browser_test_keeps_its_screenshot_and_logs_and_says_where(tmp_path: Path) -> None:
     (tmp_path / "test_inner.py").write_text(INNER)
-    inner = subprocess.run([sys.executable, "-m", "pytest", "-p", "conftest", "-p", "no:cacheprovider",
-                            "test_inner.py"], check=False, cwd=tmp_path, capture_output=True, text=True, timeout=180,
-                           env=dict(os.environ, PYTHONPATH=str(REPO / "tests")))
+    inner = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "conftest", "-p", "no:cacheprovider", "test_inner.py"],
+        check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(str(REPO / "tests" / d) for d in ("", "labextension"))),
+    )
     kept = ROOT / "test_inner_check_fails"
     try:
         assert inner.returncode == 1, inner.stdout + inner.stderr
-        assert ("artifacts: test-artifacts/e2e/test_inner_check_fails/ "
-                "(screenshot last.png, console.log, jupyter-server.log)") in inner.stdout, inner.stdout
+        assert (
+            "artifacts: test-artifacts/e2e/test_inner_check_fails/ (screenshot last.png, console.log, jupyter-server.log)"
+        ) in inner.stdout, inner.stdout
         assert (kept / "last.png").read_bytes().startswith(b"\x89PNG")
         assert "info: the inner page says hello" in (kept / "console.log").read_text()
         assert "is running at" in (kept / "jupyter-server.log").read_text()
