@@ -76,12 +76,15 @@ def http_get(url: str, headers: Mapping[str, str], timeout: float) -> Response:
 
     Every HTTP status comes back as an answer, never as an exception; header names are
     lower-cased. Failing to get an answer raises ``OSError`` (``TimeoutError``,
-    ``ConnectionError``, ...) or ``http.client.HTTPException``, with texts free of the URL's
-    query string. ``timeout`` bounds the connection and every wait for data.
+    ``ConnectionError``, ...), and a URL that cannot be fetched at all ``ValueError``; their
+    texts never hold the URL's query string (a SAS token) however the URL is malformed.
+    ``timeout`` bounds the connection and every wait for data.
     """
-    request = urllib.request.Request(url, headers=dict(headers), method="GET")
     try:
+        request = urllib.request.Request(url, headers=dict(headers), method="GET")
         response = _OPENER.open(request, timeout=timeout)
+        with response:
+            return response.status, _lower(response.headers), response.read()
     except urllib.error.HTTPError as exc:  # a 4xx/5xx answer, with headers and a body
         try:
             body = exc.read() if exc.fp is not None else b""
@@ -91,10 +94,13 @@ def http_get(url: str, headers: Mapping[str, str], timeout: float) -> Response:
     except urllib.error.URLError as exc:  # no answer: refused, unreachable, TLS, timeout
         kind = TimeoutError if isinstance(exc.reason, TimeoutError) else ConnectionError
         raise kind(f"GET {redact(url)}: {scrub(str(exc.reason))}") from None
-    except ValueError as exc:  # malformed URL: the message would quote it whole
-        raise ValueError(f"GET {redact(url)}: {scrub(str(exc))}") from None
-    with response:
-        return response.status, _lower(response.headers), response.read()
+    except http.client.InvalidURL as exc:  # quotes the URL whole
+        raise ValueError(f"GET {redact(url)}: not a URL that can be fetched ({_describe(exc)})") from None
+    except (OSError, http.client.HTTPException) as exc:  # the answer broke off
+        kind = TimeoutError if isinstance(exc, TimeoutError) else ConnectionError
+        raise kind(f"GET {redact(url)}: {_describe(exc)}") from None
+    except ValueError as exc:  # malformed URL ("unknown url type: '...&sig=...'")
+        raise ValueError(f"GET {redact(url)}: not a URL that can be fetched ({_describe(exc)})") from None
 
 
 def _lower(headers: Optional[Mapping[str, str]]) -> Dict[str, str]:
@@ -242,7 +248,10 @@ class HttpLogSource:
         while True:
             try:
                 status, raw_headers, body = http_get(self.url, headers, self.timeout)
-            except (OSError, http.client.HTTPException) as exc:
+            except ValueError as exc:  # no retry mends a malformed URL; a fresh one may come
+                self._problems.report(logging.WARNING, "%s: %s", self.name, scrub(str(exc)))
+                return None
+            except OSError as exc:
                 failure = _describe(exc)
             else:
                 self.bytes_transferred += len(body)

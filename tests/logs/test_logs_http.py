@@ -389,3 +389,26 @@ def test_no_sas_signature_in_any_log_record_or_error(az: Azurite, proxy: FaultPr
     texts = [r.getMessage() for r in caplog.records] + [r.exc_text or "" for r in caplog.records] + errors
     assert len(caplog.records) >= 5
     assert not [t for t in texts if "sig=" in t or "SECRETSIG" in t]
+
+
+MALFORMED = [
+    "acct.blob.core.windows.net/c/std_log.txt?sv=1&se=2030&sig=SECRETSIG",  # no scheme
+    "https://acct.blob.core.windows.net:99x/c/std_log.txt?sv=1&sig=SECRETSIG",  # bad port
+    "https://acct.blob.core.windows.net/c/std log.txt?sv=1&sig=SECRETSIG",  # a space
+    "https://acct.blob.core.windows.net/c/\x00std_log.txt?sv=1&sig=SECRETSIG",  # a control character
+    "https://[acct/c/std_log.txt?sv=1&sig=SECRETSIG",  # a broken IPv6 host
+]
+
+
+@pytest.mark.parametrize("url", MALFORMED, ids=["no scheme", "bad port", "space", "control character", "bad IPv6"])
+def test_a_malformed_sas_url_is_one_line_that_holds_no_signature(url: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises((OSError, ValueError)) as info:
+        http_get(url, {}, 1.0)
+    assert "SECRETSIG" not in str(info.value) and "\n" not in str(info.value)
+    source = HttpLogSource("std", url, retries=1, backoff=0)
+    for _ in range(3):  # every poll: no exception, nothing secret logged, the problem said once
+        assert source.read_new() == []
+    texts = [r.getMessage() for r in caplog.records] + [r.exc_text or "" for r in caplog.records]
+    assert texts and not [t for t in texts if "SECRETSIG" in t]
+    assert len([r for r in caplog.records if r.levelno >= logging.WARNING]) == 1

@@ -269,8 +269,10 @@ class AzureMLBackend:
         for name in matching(files):
             try:
                 status, _headers, body = http_get(files[name], {}, 30.0)
-            except OSError as e:
+            except (OSError, ValueError) as e:  # their texts hold no SAS token (http_get scrubs them)
                 raise BackendError(f"Could not read the log {name} of step '{step}': {e}") from None
-            if status == 200:
-                parts.append(body.decode("utf-8", errors="replace"))
+            if status != 200:
+                why = " (access denied: the signed URL may have expired; try again)" if status == 403 else ""
+                raise BackendError(f"Could not read the log {name} of step '{step}': HTTP {status}{why}.")
+            parts.append(body.decode("utf-8", errors="replace"))
         return "".join(parts)

@@ -113,3 +113,40 @@ def test_a_step_that_never_announces_is_reported_when_the_wait_ends(blobs: Azuri
         run.wait_for_endpoint("train", timeout=3)
     run.cancel()
     assert run.wait(10) == "Canceled"
+
+
+@pytest.mark.parametrize("problem", ["expired", "malformed", "unreachable"])
+def test_logs_of_a_step_on_azure_fail_in_one_line_without_the_sas(blobs: Azurite, steps, problem: str, capsys) -> None:
+    import datetime as dt
+
+    from IPython import get_ipython
+    from IPython.testing.globalipapp import start_ipython
+
+    run = submit(steps, backend="azureml", debug=["train"], workspace=offline_workspace())
+    fake = FakeAzureMLService.submitted[-1]["run"]
+    blobs.container("denied")
+    blob = blobs.append_blob("denied", "user_logs/std_log.txt", b"Loading data\n")
+    url = {
+        "expired": blobs.sas_url(blob, dt.timedelta(minutes=-5)),
+        "malformed": blobs.sas_url(blob).split("://", 1)[1],  # no scheme
+        "unreachable": "http://127.0.0.1:1/denied/user_logs/std_log.txt?" + blobs.sas_url(blob).split("?", 1)[1],
+    }[problem]
+    secret = url.split("sig=", 1)[1].split("&", 1)[0]
+    fake.start("prep").status = "Finished"
+    fake.start("train").log_files = {"user_logs/std_log.txt": url}
+    deadline = time.monotonic() + 20
+    while run.steps["train"].status != "Running" and time.monotonic() < deadline:  # the backend found the step
+        time.sleep(0.1)
+    with pytest.raises(BackendError, match="Could not read the log user_logs/std_log.txt of step 'train'") as err:
+        run.logs("train")
+    assert secret not in str(err.value) and "\n" not in str(err.value)
+    ip = start_ipython() or get_ipython()
+    ip.extension_manager.load_extension("amldebug_jupyter")  # the runs pass on to its context
+    capsys.readouterr()
+    try:
+        ip.run_line_magic("aml_debug", f"logs train --run {run.id}")
+    finally:
+        ip.extension_manager.unload_extension("amldebug_jupyter")
+    shown = capsys.readouterr()
+    assert "Could not read the log" in shown.err and secret not in shown.out + shown.err and "Traceback" not in shown.err
+    fake.status = "Canceled"
