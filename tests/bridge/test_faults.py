@@ -234,7 +234,8 @@ class ScriptedAdapter:
                     command = req["command"]
                     self.seen.append(command)
                     if self.poison and command == self.poison[0]:
-                        conn.sendall(self.poison[1])
+                        poison = self.poison[1]
+                        conn.sendall(poison(req) if callable(poison) else poison)
                     elif command == "initialize":
                         answer(req)
                         if self.order == "initialized before attach":
@@ -314,3 +315,19 @@ def test_a_mistyped_address_is_one_line_and_the_debugger_stays_local(lab: LabFro
     rep = lab.request("initialize", {"clientID": "jupyterlab", "adapterID": "python"})
     assert rep["success"], rep  # the kernel's own debugger: nothing was retargeted
     lab.request("disconnect", {"restart": False, "terminateDebuggee": False})
+
+
+def test_a_flood_of_output_reaches_the_frontend_cut_to_size(lab: LabFrontend) -> None:
+    def flood(req: dict) -> bytes:
+        event = {"type": "event", "seq": 90, "event": "output", "body": {"category": "stdout", "output": "x" * 5_000_000}}
+        answer = {"type": "response", "seq": 91, "request_seq": req["seq"], "success": True, "command": "threads"}
+        return encode(event) + encode(dict(answer, body={"threads": []}))
+
+    adapter = ScriptedAdapter(poison=("threads", flood))
+    attach_to(lab, adapter.port)
+    assert lab.toggle_on()["attach"]["success"]
+    assert lab.request("threads", {})["success"]
+    shown = lab.wait_event("output", 10, where=lambda e: e["body"].get("category") == "stdout")["body"]["output"]
+    assert shown.startswith("x" * 1000) and len(shown) < 70_000
+    assert "more characters of this output not shown" in shown
+    control_answers_at_once(lab)
