@@ -109,19 +109,22 @@ class KernelBridge:
         if self.target is None:
             return cast(Message, await self._stock(msg))
         if self.session is None:
-            self.session = RemoteSession(
-                self.target,
-                publish=self.kernel._publish_debug_event,
-                local=self._kernel_debugger,
-                is_cell_path=self._is_cell_path,
-                timeouts=self.timeouts,
-                remembered=self.remembered,
-                on_problem=self._problem,
-            )
+            self.session = self._new_session(self.target)
         reply = await self.session.handle(msg)
         if msg.get("command") == "disconnect":  # the UI's toggle-off detaches
             self._forget_remote("detached")
         return reply
+
+    def _new_session(self, target: Target) -> RemoteSession:
+        return RemoteSession(
+            target,
+            publish=self.kernel._publish_debug_event,
+            local=self._kernel_debugger,
+            is_cell_path=self._is_cell_path,
+            timeouts=self.timeouts,
+            remembered=self.remembered,
+            on_problem=self._problem,
+        )
 
     async def _kernel_debugger(self, msg: Message) -> Message:
         """``debugInfo``/``dumpCell`` answered by the kernel's own debugger, started or not."""
@@ -145,7 +148,17 @@ class KernelBridge:
     def attach(self, target: Target) -> None:
         """Point the kernel's debugger at ``target``; JupyterLab's next session debugs it."""
 
-        def swap() -> None:
+        async def swap() -> None:
+            previous = self.session
+            if previous is not None and previous.started and previous.broken:  # it ended or was lost; the UI is on
+                self.target, self.session = target, self._new_session(target)
+                for callback in list(self.on_change):
+                    callback(target, "attached")
+                await previous.close()
+                task = asyncio.ensure_future(self.session.start_for_open_ui(previous.initialize_arguments))
+                self._answering.add(task)  # not awaited: the control channel stays free while it connects
+                task.add_done_callback(self._answering.discard)
+                return
             if self.kernel.debugger.is_started:
                 raise UserError(
                     "JupyterLab's debugger is on for this notebook (debugging its cells): "
@@ -168,6 +181,7 @@ class KernelBridge:
         name = self.target.name
         session = self.session
         ui_was_on = session is not None and session.started
+        gone = session.broken if session is not None else None
 
         async def leave() -> None:
             if session is not None:
@@ -175,10 +189,15 @@ class KernelBridge:
             self._forget_remote("detached")
 
         self.run_on_control(leave, timeout=self.timeouts.request + 5)
+        if gone:  # nothing keeps running: say what happened instead
+            ended = f"{name} has ended" if "has ended" in gone else gone.rstrip(".")
+            keeps = f"{ended}; the debugger let go of it"
+        else:
+            keeps = f"Detached from {name} (it keeps running)"
         if ui_was_on:
             self._resume_local_session(session.cell_breakpoints if session else {})
-            return f"Detached from {name} (it keeps running); the debugger now debugs this notebook's cells."
-        return f"Detached from {name} (it keeps running)."
+            return f"{keeps}; the debugger now debugs this notebook's cells."
+        return f"{keeps}."
 
     def _resume_local_session(self, cell_breakpoints: Dict[str, List[Message]]) -> None:
         """JupyterLab still has a session open: start the kernel's own debugger behind it."""

@@ -118,7 +118,8 @@ class RemoteSession:
     ) -> None:
         self.target = target
         self._on_problem = on_problem or (lambda kind, text: None)
-        """Told ('unreachable' | 'remote_gone', text) when the remote cannot be started or is lost."""
+        """Told ('unreachable' | 'remote_gone' | 'ended', text) when the remote cannot be started, is
+        lost, or ends."""
         self.timeouts = timeouts
         self._publish = publish
         self._local = local
@@ -140,6 +141,8 @@ class RemoteSession:
         self._grace: Optional[asyncio.TimerHandle] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._lifecycle = asyncio.Lock()
+        self.initialize_arguments: Dict[str, Any] = {}
+        """What the debugger UI said in its ``initialize``: replayed to start a next target for it."""
 
     # -- dispatch ------------------------------------------------------------------------
     async def handle(self, msg: Message) -> Message:
@@ -195,8 +198,26 @@ class RemoteSession:
             self._close_client()
             return self._start_failed(msg, rep.get("message", "initialize failed"))
         self._capabilities = rep.get("body") or {}
+        self.initialize_arguments = dict(msg.get("arguments") or {})
         self.started = True
         return rep
+
+    async def start_for_open_ui(self, initialize_arguments: Dict[str, Any]) -> None:
+        """The debugger UI stayed on from a session that ended: run its start sequence ourselves
+        (initialize, attach, the breakpoints it set before, release), so it goes on debugging this
+        target with no new click. Failures reach the UI as notes, like a start it asked for."""
+        seq = iter(range(1, 1000))
+
+        def request(command: str, arguments: Dict[str, Any]) -> Message:
+            return {"seq": next(seq), "type": "request", "command": command, "arguments": arguments}
+
+        async with self._lifecycle:
+            arguments = initialize_arguments or {"clientID": "jupyterlab", "adapterID": "python", "pathFormat": "path"}
+            if not (await self.on_initialize(request("initialize", arguments))).get("success"):
+                return
+            if not (await self.on_attach(request("attach", {}))).get("success"):
+                return
+            await self._release()
 
     def _start_failed(self, msg: Message, why: str) -> Message:
         text = f"Could not start remote debugging of {self.target.name} at {self.target.address}: {why}"
@@ -474,6 +495,7 @@ class RemoteSession:
         elif name == "terminated":
             self._leave_paused_state()
             self.broken = f"{self.target.name} has ended; its debug session is over."
+            self._on_problem("ended", self.broken)
         self._publish(ev)
 
     def _on_link_lost(self, reason: str) -> None:
