@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Optional
 
 from IPython.core.error import UsageError
@@ -25,9 +24,8 @@ class AmlDebugMagics(Magics):
 
         try:
             return COMMANDS[args.subcommand](self.shell, args, cell)
-        except UserError as e:
-            print(f"aml_debug: {e}", file=sys.stderr)
-            return None
+        except UserError as e:  # the cell fails with one line, so Run All stops here
+            raise UsageError(f"aml_debug: {e}") from None
 
 
 AmlDebugMagics.aml_debug.__doc__ = grammar.__doc__

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from IPython.core.error import UsageError
 from support import free_port, line_of, write
 from support.docker_env import ensure_base_image
 from support.kernel_harness import LabFrontend, lab_kernel
@@ -182,12 +183,13 @@ def test_container_run_failures_in_the_notebook_leave_nothing_running(debug_imag
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = shell.run_line_magic(
-            "aml_debug",
-            f"container run {debug_image} --score {score} --name amldebug-busy --http-port {port} --timeout 5 --attach manual",
-        )
-    err = capsys.readouterr().err.strip()
-    assert result is None and "\n" not in err, err
+        with pytest.raises(UsageError) as failed:  # the cell fails with one line
+            shell.run_line_magic(
+                "aml_debug",
+                f"container run {debug_image} --score {score} --name amldebug-busy --http-port {port} --timeout 5 --attach manual",
+            )
+    err = str(failed.value)
+    assert "\n" not in err, err
     assert err.startswith("aml_debug: The container amldebug-busy exited before waiting for a debugger"), err
     assert not docker.from_env().containers.list(all=True, filters={"name": "amldebug-busy"})
 

@@ -67,18 +67,13 @@ BAD_INPUT = [
 
 @pytest.mark.parametrize("line, message", BAD_INPUT)
 def test_bad_input_is_one_line(ip, capsys, tmp_path: Path, line: str, message: str) -> None:
-    try:
-        result = ip.run_line_magic("aml_debug", line.format(script=tmp_path / "proj" / "train" / "train.py"))
-    except UsageError as e:
-        text = str(e)
-    else:
-        assert result is None
-        text = capsys.readouterr().err
-        assert text.startswith("aml_debug: ")
+    with pytest.raises(UsageError) as failed:  # the cell fails with one line: Run All stops there
+        ip.run_line_magic("aml_debug", line.format(script=tmp_path / "proj" / "train" / "train.py"))
+    text = str(failed.value)
     assert message in text, text
     assert text.strip().count("\n") == 0
-    assert ip.run_line_magic("aml_debug", "status nosuchrun") is None  # still usable
-    capsys.readouterr()
+    with pytest.raises(UsageError, match="aml_debug: "):  # still usable, and says so again
+        ip.run_line_magic("aml_debug", "status nosuchrun")
 
 
 def test_submit_status_logs_cancel(ip, capsys) -> None:
@@ -91,10 +86,11 @@ def test_submit_status_logs_cancel(ip, capsys) -> None:
     assert "train" in bundle["text/plain"].splitlines()[3] and "Completed" in bundle["text/plain"]
     logs = ip.run_line_magic("aml_debug", "logs train --lines 2")
     assert repr(logs) == "line 1\nline 2"
-    ip.run_line_magic("aml_debug", "logs evaluate")
-    assert capsys.readouterr().err == f"aml_debug: No step named 'evaluate' in run {run.id} (steps: prep, train).\n"
-    ip.run_line_magic("aml_debug", "cancel")
-    assert "already ended (Completed); nothing to cancel" in capsys.readouterr().err
+    with pytest.raises(UsageError) as failed:
+        ip.run_line_magic("aml_debug", "logs evaluate")
+    assert str(failed.value) == f"aml_debug: No step named 'evaluate' in run {run.id} (steps: prep, train)."
+    with pytest.raises(UsageError, match=r"already ended \(Completed\); nothing to cancel"):
+        ip.run_line_magic("aml_debug", "cancel")
 
 
 def test_yaml_path_and_cell_form(ip, tmp_path: Path) -> None:
