@@ -18,7 +18,7 @@ import type { NotebookPanel } from '@jupyterlab/notebook';
 import type { Session } from '@jupyterlab/services';
 import type { Widget } from '@lumino/widgets';
 import { PageConfig } from '@jupyterlab/coreutils';
-import { toServerPath } from './paths';
+import { serverRootFrom, toServerPath } from './paths';
 
 type WidgetUpdater = {
   updateWidget(
@@ -179,7 +179,7 @@ export class DebuggerControl {
     line: number | null,
     home: string | null
   ): Promise<void> {
-    const serverRoot = PageConfig.getOption('serverRoot');
+    const serverRoot = serverRootFrom(PageConfig.getOption);
     const serverPath = toServerPath(absPath, serverRoot, home);
     if (serverPath === null) {
       const command = 'debugger:open-source'; // JupyterLab >= 4.1

@@ -30,6 +30,7 @@ import { labNotifier } from './notifications';
 import { DEFAULT_SETTINGS, readSettings } from './settings';
 import type { ISettings } from './settings';
 import { SIDEBAR_ID, TargetsPanel } from './sidebar';
+import { serverRootFrom } from './paths';
 
 export const PLUGIN_ID = 'amldebug-jupyter:plugin';
 
@@ -86,7 +87,7 @@ async function activate(
           editors,
           targetsFor: kernelId =>
             coordinator?.channelForKernel(kernelId)?.model ?? null,
-          serverRoot: () => PageConfig.getOption('serverRoot')
+          serverRoot: () => serverRootFrom(PageConfig.getOption)
         })
       : null;
   control.onChange = () => binder?.schedule();

@@ -100,3 +100,24 @@ export function toAbsolutePath(
   }
   return root === '/' ? '/' + rel : root + '/' + rel;
 }
+
+/**
+ * The server's root as PageConfig tells it: JupyterLab sets `serverRoot`
+ * (`~/work`); Notebook 7 sets only `rootUri` (`file:///home/me/work`).
+ */
+export function serverRootFrom(option: (name: string) => string): string {
+  const serverRoot = option('serverRoot');
+  if (serverRoot) {
+    return serverRoot;
+  }
+  const rootUri = option('rootUri');
+  if (rootUri.startsWith('file://')) {
+    const path = rootUri.slice('file://'.length).replace(/^[^/]*/, '');
+    try {
+      return decodeURIComponent(path) || '/';
+    } catch {
+      return path || '/';
+    }
+  }
+  return '';
+}

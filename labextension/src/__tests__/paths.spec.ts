@@ -3,6 +3,7 @@ import {
   guessHome,
   isUnder,
   normalizePath,
+  serverRootFrom,
   toAbsolutePath,
   toServerPath
 } from '../paths';
@@ -113,5 +114,29 @@ describe('toAbsolutePath', () => {
 
   it('gives null for ~ without a home', () => {
     expect(toAbsolutePath('a.py', '~/p', null)).toBeNull();
+  });
+});
+
+describe('serverRootFrom', () => {
+  const options =
+    (values: Record<string, string>) =>
+    (name: string): string =>
+      values[name] ?? '';
+  it("takes JupyterLab's serverRoot", () => {
+    expect(
+      serverRootFrom(options({ serverRoot: '~/work', rootUri: 'x' }))
+    ).toBe('~/work');
+  });
+  it("falls back to Notebook 7's rootUri", () => {
+    expect(serverRootFrom(options({ rootUri: 'file:///tmp/my%20work' }))).toBe(
+      '/tmp/my work'
+    );
+    expect(serverRootFrom(options({ rootUri: 'file://host/srv' }))).toBe(
+      '/srv'
+    );
+    expect(serverRootFrom(options({ rootUri: 'file:///' }))).toBe('/');
+  });
+  it('is empty when neither is set', () => {
+    expect(serverRootFrom(options({}))).toBe('');
   });
 });
