@@ -269,8 +269,8 @@ class RemoteSession:
         for path, lines in self.target.breakpoints.items():
             wanted.setdefault(path, [])
             wanted[path] += [n for n in lines if n not in wanted[path]]
-        if self.target.entry_breakpoint:
-            path, line = self.target.entry_breakpoint
+        if self.target.entry_breakpoint and not wanted.get(self.target.entry_breakpoint[0]):
+            path, line = self.target.entry_breakpoint  # stop on entry only where the user set no breakpoint
             self._pinned = {path: [line]}
             wanted.setdefault(path, [])
         for path, lines in wanted.items():
@@ -349,6 +349,8 @@ class RemoteSession:
                 },
             )
         self.file_breakpoints[path] = bps
+        if bps:  # the user's own breakpoints in the script replace the stop on entry there
+            self._pinned.pop(path, None)
         pinned = [n for n in self._pinned.get(path, []) if n not in [b.get("line") for b in bps]]
         forwarded = dict(args, breakpoints=bps + [{"line": n} for n in pinned])
         rep = await self._forward(dict(msg, arguments=forwarded))

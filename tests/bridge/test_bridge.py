@@ -76,6 +76,19 @@ def test_stop_on_entry_without_any_breakpoint(lab: LabFrontend, train_py: Path) 
     assert "Completed" in lab.output()
 
 
+def test_stop_on_entry_gives_way_to_the_users_breakpoints(lab: LabFrontend, train_py: Path) -> None:
+    submit_and_attach(lab, train_py, extra="--stop-on-entry")
+    loop = line_of(train_py, "loop breakpoint")
+    lab.toggle_on({str(train_py): [loop]})
+    stop = lab.stopped_frame()
+    assert stop["frame"]["line"] == loop  # not the first statement: the user said where to stop
+    assert lab.request("setBreakpoints", {"source": {"path": str(train_py)}, "breakpoints": []})["success"]
+    lab.request("continue", {"threadId": stop["thread"]})
+    lab.toggle_off()
+    lab.execute("print(run.wait(30))")
+    assert "Completed" in lab.output()
+
+
 def test_nothing_listening_fails_initialize_within_the_timeout(lab: LabFrontend) -> None:
     from support import free_port
 
@@ -169,7 +182,7 @@ def test_attach_while_the_local_debugger_is_on_says_what_to_do(lab: LabFrontend,
         run = submit(Pipeline("p", [Step("train", "train.py", {str(train_py.parent)!r}, debug=True)]), timeout=5)
         %aml_debug attach train
     """)
-    assert lab.execute(code)["status"] == "ok"
+    assert lab.execute(code)["status"] == "error"  # the cell fails, with one line
     out = lab.output()
     assert "JupyterLab's debugger is on for this notebook (debugging its cells): turn it off" in out
     assert "Traceback" not in out
