@@ -114,10 +114,11 @@ def retargeted(target: Target, seconds_left: Optional[float] = None, goal: str =
     where = "; ".join(f"{m['localRoot']} <-> {m['remoteRoot']}" for m in target.path_mappings) or "no path mapping"
     at = f" at {target.address}" if target.name != target.address else ""
     deadline = f"; it waits {seconds_left:.0f} s more" if seconds_left is not None else ""
-    return (
-        f"Debugger retargeted to {target.name}{at} ({where}{deadline}). "
-        f"Turn on the debugger (bug icon) for this notebook to {goal}."
-    )
+    if getattr(context.current().frontend, "frontend_seen", False):  # the lab extension turns the debugger on
+        then = f"JupyterLab's debugger turns on for this notebook to {goal}."
+    else:
+        then = f"Turn on the debugger (bug icon) for this notebook to {goal}."
+    return f"Debugger retargeted to {target.name}{at} ({where}{deadline}). {then}"
 
 
 def auto_attach(

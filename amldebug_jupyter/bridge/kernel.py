@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import threading
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
@@ -22,9 +23,15 @@ from ipykernel.jsonutil import json_clean
 
 from amldebug_jupyter.bridge.remote import BridgeTimeouts, RemoteSession, Target
 from amldebug_jupyter.bridge.remote import reply as remote_reply
+from amldebug_jupyter.core import context
+from amldebug_jupyter.core.lifecycle import Attachment
 from amldebug_jupyter.errors import UserError
 
+log = logging.getLogger(__name__)
+
 Message = Dict[str, Any]
+Command = Callable[[Dict[str, Any]], str]
+"""A custom ``debug_request`` command: its arguments in, the line to show out (UserError: refused)."""
 
 _JUPYTERLAB_INITIALIZE = {
     "clientID": "jupyterlab",
@@ -63,6 +70,11 @@ class KernelBridge:
         """Views (panel, lab extension comm) told (target, what): 'attached', 'detached', or a
         problem, 'unreachable' or 'remote_gone', whose text is in :attr:`last_problem`."""
         self.last_problem: Optional[str] = None
+        self.detached_from: Set[str] = set()
+        """Addresses the debugger let go of while they ran: shown as 'detached', attachable again."""
+        self.commands: Dict[str, Command] = {}
+        """Custom ``debug_request`` commands (``amldebugAttach``...) answered on the control channel,
+        so the lab extension reaches the kernel while a cell runs; each runs in a worker thread."""
 
     @classmethod
     def install(cls, kernel: Any) -> "KernelBridge":
@@ -71,6 +83,7 @@ class KernelBridge:
             bridge = cls(kernel)
             kernel._amldebug_bridge = bridge
             kernel.control_handlers["debug_request"] = bridge.debug_request
+            context.current().attachment_of = bridge.attachment_of
         return bridge
 
     @classmethod
@@ -90,10 +103,17 @@ class KernelBridge:
     async def debug_request(self, stream: Any, ident: Any, parent: Message) -> None:
         """ipykernel's ``debug_request`` handler: local requests as before, remote ones answered
         by their own task so the control channel is free again before the remote replies."""
+        command = self.commands.get((parent.get("content") or {}).get("command", ""))
+        if command is not None:
+            self._spawn(self._answer_command(stream, ident, parent, command))
+            return
         if self.target is None:
             await self._stock_handler(stream, ident, parent)
             return
-        task = asyncio.ensure_future(self._answer(stream, ident, parent))
+        self._spawn(self._answer(stream, ident, parent))
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.ensure_future(coroutine)
         self._answering.add(task)
         task.add_done_callback(self._answering.discard)
 
@@ -103,7 +123,36 @@ class KernelBridge:
             reply = await self.do_debug_request(content)
         except Exception as e:  # whatever happens, the frontend gets its answer
             reply = remote_reply(content, False, message=f"amldebug-jupyter failed: {type(e).__name__}: {e}")
+        self._send_reply(stream, ident, parent, reply)
+
+    async def _answer_command(self, stream: Any, ident: Any, parent: Message, command: Command) -> None:
+        content = parent.get("content") or {}
+        loop = asyncio.get_running_loop()
+        try:
+            text = await loop.run_in_executor(None, command, dict(content.get("arguments") or {}))
+            reply = remote_reply(content, True, body={"text": text})
+        except UserError as e:
+            reply = remote_reply(content, False, body={}, message=str(e))
+        except Exception as e:  # a bug must reach the frontend as an answer
+            reply = remote_reply(content, False, body={}, message=f"amldebug-jupyter failed: {type(e).__name__}: {e}")
+        self._send_reply(stream, ident, parent, reply)
+
+    def _send_reply(self, stream: Any, ident: Any, parent: Message, reply: Message) -> None:
         self.kernel.session.send(stream, "debug_reply", json_clean(reply), parent, ident)  # type: ignore[no-untyped-call]
+
+    def attachment_of(self, address: str) -> Optional[Attachment]:
+        """What the debugger holds of the target at ``address`` (None: never held)."""
+        target, session = self.target, self.session
+        if target is None or target.address != address:
+            return Attachment(held=False, was_detached=True) if address in self.detached_from else None
+        if session is None:
+            return Attachment()
+        return Attachment(
+            connected=session.started,
+            paused_at=session.paused_at,
+            exception=session.exception,
+            lost=session.lost,
+        )
 
     async def do_debug_request(self, msg: Message) -> Message:
         if self.target is None:
@@ -112,6 +161,8 @@ class KernelBridge:
             self.session = self._new_session(self.target)
         reply = await self.session.handle(msg)
         if msg.get("command") == "disconnect":  # the UI's toggle-off detaches
+            if self.target is not None and self.session is not None and not self.session.broken:
+                self.detached_from.add(self.target.address)
             self._forget_remote("detached")
         return reply
 
@@ -124,6 +175,7 @@ class KernelBridge:
             timeouts=self.timeouts,
             remembered=self.remembered,
             on_problem=self._problem,
+            on_state=lambda: self._changed(self.target, "state"),
         )
 
     async def _kernel_debugger(self, msg: Message) -> Message:
@@ -136,13 +188,16 @@ class KernelBridge:
 
     def _problem(self, kind: str, text: str) -> None:
         self.last_problem = text
-        for callback in list(self.on_change):
-            callback(self.target, kind)
+        self._changed(self.target, kind)
 
     def _forget_remote(self, what: str) -> None:
         target, self.target, self.session = self.target, None, None
+        self._changed(target, what)
+
+    def _changed(self, target: Optional[Target], what: str) -> None:
         for callback in list(self.on_change):
             callback(target, what)
+        context.current().notify_target_changed()
 
     # -- shell thread (magics) -----------------------------------------------------------
     def attach(self, target: Target) -> None:
@@ -152,8 +207,8 @@ class KernelBridge:
             previous = self.session
             if previous is not None and previous.started and previous.broken:  # it ended or was lost; the UI is on
                 self.target, self.session = target, self._new_session(target)
-                for callback in list(self.on_change):
-                    callback(target, "attached")
+                self.detached_from.discard(target.address)
+                self._changed(target, "attached")
                 await previous.close()
                 task = asyncio.ensure_future(self.session.start_for_open_ui(previous.initialize_arguments))
                 self._answering.add(task)  # not awaited: the control channel stays free while it connects
@@ -169,8 +224,8 @@ class KernelBridge:
                     f"Already debugging {self.target.name if self.target else 'a remote step'}: run %aml_debug detach first."
                 )
             self.target, self.session = target, None
-            for callback in list(self.on_change):
-                callback(target, "attached")
+            self.detached_from.discard(target.address)
+            self._changed(target, "attached")
 
         self.run_on_control(swap)
 
@@ -186,6 +241,8 @@ class KernelBridge:
         async def leave() -> None:
             if session is not None:
                 await session.close()
+            if self.target is not None and not gone:
+                self.detached_from.add(self.target.address)
             self._forget_remote("detached")
 
         self.run_on_control(leave, timeout=self.timeouts.request + 5)
@@ -198,6 +255,22 @@ class KernelBridge:
             self._resume_local_session(session.cell_breakpoints if session else {})
             return f"{keeps}; the debugger now debugs this notebook's cells."
         return f"{keeps}."
+
+    def let_go_of_ended(self, address: str) -> None:
+        """The held target's step ended. With no debugger session on it, forget it now; with one,
+        the UI's disconnect (the lab extension turns the debugger off) or the next attach does."""
+        target, session = self.target, self.session
+        if target is None or target.address != address or (session is not None and session.started):
+            return
+
+        def forget() -> None:
+            if self.target is target:
+                self._forget_remote("ended")
+
+        try:
+            self.run_on_control(forget)
+        except UserError:
+            log.debug("could not let go of an ended target", exc_info=True)
 
     def _resume_local_session(self, cell_breakpoints: Dict[str, List[Message]]) -> None:
         """JupyterLab still has a session open: start the kernel's own debugger behind it."""

@@ -24,6 +24,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Set
 
 from amldebug_jupyter.dap import DapClient, Message
 from amldebug_jupyter.errors import DapError
+from amldebug_jupyter.instrument import ENTRY_NAME
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,11 @@ class Target:
         return self.label or self.address
 
 
+def _is_entry_frame(frame: Dict[str, Any]) -> bool:
+    """A frame of the debug entry that runs the user's script (main, run_script, exec_as_main)."""
+    return str((frame.get("source") or {}).get("path") or "").endswith(ENTRY_NAME)
+
+
 def reply(
     request: Message, success: bool = True, body: Optional[Dict[str, Any]] = None, message: Optional[str] = None
 ) -> Message:
@@ -115,8 +121,11 @@ class RemoteSession:
         timeouts: BridgeTimeouts = BridgeTimeouts(),
         remembered: Optional[Dict[str, List[Dict[str, Any]]]] = None,
         on_problem: Optional[Callable[[str, str], None]] = None,
+        on_state: Optional[Callable[[], None]] = None,
     ) -> None:
         self.target = target
+        self._on_state = on_state or (lambda: None)
+        """Told when the remote pauses or runs on (the views redraw from :attr:`paused_at`...)."""
         self._on_problem = on_problem or (lambda kind, text: None)
         """Told ('unreachable' | 'remote_gone' | 'ended', text) when the remote cannot be started, is
         lost, or ends."""
@@ -128,6 +137,12 @@ class RemoteSession:
         self.started = False
         self.broken: Optional[str] = None
         self.stopped_threads: Set[int] = set()
+        self.paused_at: Optional[str] = None
+        """'train.py:12' while the remote is stopped (the top frame of the user's code)."""
+        self.exception: Optional[str] = None
+        """'KeyError: 3' while stopped on an exception (from ``exceptionInfo``)."""
+        self.lost: Optional[str] = None
+        """Why the connection was lost (frozen remote, dropped link), if it was."""
         self.file_breakpoints: Dict[str, List[Dict[str, Any]]] = remembered if remembered is not None else {}
         """Breakpoints in files (not cells) by local path, kept across sessions by the bridge."""
         self.cell_breakpoints: Dict[str, List[Dict[str, Any]]] = {}
@@ -231,7 +246,10 @@ class RemoteSession:
             k: v for k, v in (msg.get("arguments") or {}).items() if k not in ("connect", "rules", "debugOptions", "logToFile")
         }
         args.update(
-            justMyCode=self.target.just_my_code, redirectOutput=False, pathMappings=[dict(m) for m in self.target.path_mappings]
+            justMyCode=self.target.just_my_code,
+            redirectOutput=False,
+            pathMappings=[dict(m) for m in self.target.path_mappings],
+            rules=[{"path": f"**/{ENTRY_NAME}", "include": False}],  # never step into the debug entry
         )
         loop = asyncio.get_running_loop()
         initialized = self._initialized = self._initialized or loop.create_future()
@@ -366,11 +384,42 @@ class RemoteSession:
     # -- inspection ----------------------------------------------------------------------
     async def on_stackTrace(self, msg: Message) -> Message:
         rep = await self._forward(msg)
-        for frame in (rep.get("body") or {}).get("stackFrames", []):
+        body = rep.get("body") or {}
+        frames = body.get("stackFrames", [])
+        for frame in frames:
             src = frame.get("source") or {}
             if src.get("sourceReference") and src.get("path"):
                 self._source_refs[src["path"]] = src["sourceReference"]
+        mine = [f for f in frames if not _is_entry_frame(f)]
+        if mine and len(mine) < len(frames):  # the debug entry's own frames are not the user's code
+            hidden = len(frames) - len(mine)
+            total = body.get("totalFrames")
+            rep = dict(
+                rep, body=dict(body, stackFrames=mine, totalFrames=max(len(mine), int(total) - hidden) if total else len(mine))
+            )
         return rep
+
+    async def _describe_stop(self, thread_id: Optional[int], reason: str) -> None:
+        """Where the remote stopped (and on which exception), for the panel, sidebar and status."""
+        location: Optional[str] = "?"
+        exception: Optional[str] = None
+        try:
+            if thread_id is not None:
+                trace = await self._request("stackTrace", {"threadId": thread_id, "startFrame": 0, "levels": 20})
+                top = next((f for f in trace.get("stackFrames", []) if not _is_entry_frame(f)), None)
+                if top is not None:
+                    location = (
+                        f"{Path(str((top.get('source') or {}).get('path') or top.get('name') or '?')).name}:{top.get('line')}"
+                    )
+                if reason == "exception":
+                    info = await self._request("exceptionInfo", {"threadId": thread_id})
+                    name, text = info.get("exceptionId") or "Exception", str(info.get("description") or "").strip()
+                    exception = f"{name}: {text}"[:200] if text else str(name)
+        except DapError:
+            log.debug("could not describe the stop", exc_info=True)
+        if self.stopped_threads:  # not already running on
+            self.paused_at, self.exception = location, exception
+            self._on_state()
 
     async def on_source(self, msg: Message) -> Message:
         """The remote's copy when it offered one (the path is not mapped here), else the local file."""
@@ -489,11 +538,17 @@ class RemoteSession:
             self._pinned = {}  # the entry breakpoint did its job (or another stop came first)
             if "threadId" in body:
                 self.stopped_threads.add(body["threadId"])
+            self.paused_at, self.exception = "?", None
+            asyncio.ensure_future(self._describe_stop(body.get("threadId"), str(body.get("reason") or "")))
+            self._on_state()
         elif name == "continued":
             if body.get("allThreadsContinued", True):
                 self.stopped_threads.clear()
             else:
                 self.stopped_threads.discard(int(body.get("threadId") or 0))
+            if not self.stopped_threads:
+                self.paused_at = self.exception = None
+                self._on_state()
         elif name == "terminated":
             self._leave_paused_state()
             self.broken = f"{self.target.name} has ended; its debug session is over."
@@ -503,7 +558,7 @@ class RemoteSession:
     def _on_link_lost(self, reason: str) -> None:
         if self.broken is not None:
             return
-        self.broken = f"Lost the connection to {self.target.name}: {reason}"
+        self.broken = self.lost = f"Lost the connection to {self.target.name}: {reason}"
         self._leave_paused_state()
         self._notify(self.broken)
         self._on_problem("remote_gone", self.broken)
@@ -516,6 +571,7 @@ class RemoteSession:
                 {"type": "event", "seq": 0, "event": "continued", "body": {"threadId": tid, "allThreadsContinued": True}}
             )
         self.stopped_threads.clear()
+        self.paused_at = self.exception = None
 
     def _notify(self, text: str) -> None:
         """An ``important`` output event: the debug console shows it, the lab extension raises it."""

@@ -18,6 +18,7 @@ from amldebug_jupyter.config import AmlDebugConfig
 from amldebug_jupyter.errors import UserError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from amldebug_jupyter.core.lifecycle import Attachment
     from amldebug_jupyter.core.run import DebugRun
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,10 @@ class Context:
     last_image: Optional[str] = None
     """The debug image built last: the default image of a scoring container."""
     frontend: Optional[Frontend] = None
+    attachment_of: Callable[[str], Optional["Attachment"]] = field(default=lambda address: None, repr=False)
+    """What the kernel's debugger holds of the target at ``host:port`` (set by the kernel bridge)."""
+    target_changed: List[Callable[[], None]] = field(default_factory=list, repr=False)
+    """Views redrawn when the debugger's hold on a target changes (attached, paused, lost...)."""
     _closers: List[Callable[[], None]] = field(default_factory=list, repr=False)
 
     def on_close(self, release: Callable[[], None]) -> None:
@@ -98,6 +103,13 @@ class Context:
             except Exception:
                 log.warning("releasing %r failed", release, exc_info=True)
         self.frontend = None
+
+    def notify_target_changed(self) -> None:
+        for redraw in list(self.target_changed):
+            try:
+                redraw()
+            except Exception:  # a view's bug must not break the debugger
+                log.debug("target view failed", exc_info=True)
 
     def report_problem(self, kind: str, target: Optional[str], message: str, details: Optional[str] = None) -> None:
         """Tell the frontend, if there is one (a no-op in plain Python)."""

@@ -130,3 +130,24 @@ class EndpointDetector:
                 origin="seed",
             )
         return None
+
+
+def readable(line: str) -> str:
+    """A log line as the user should read it: the entry's machine-readable announcements (JSON for
+    the detector) become one plain sentence; every other line is left as it is."""
+    if ENDPOINT_MARKER in line:
+        m = _ENDPOINT_RE.search(line)
+        try:
+            ep = Endpoint.from_json(m.group(1)) if m else None
+        except (ValueError, KeyError, TypeError):
+            ep = None
+        if ep is not None:
+            why = "after a crash, for post-mortem" if ep.reason == "post_mortem" else f"{ep.seconds_left() or 0:.0f} s"
+            return f"[amldebug] {ep.step or 'the step'} waits for a debugger at {ep.address} ({why})"
+    if ERROR_MARKER in line:
+        m = _ERROR_RE.search(line)
+        try:
+            return f"[amldebug] {json.loads(m.group(1))['message']}" if m else line
+        except (ValueError, KeyError, TypeError):
+            return line
+    return line

@@ -10,10 +10,11 @@ import html
 import time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
-from amldebug_jupyter.core.status import StepStatus
+from amldebug_jupyter.core import context
+from amldebug_jupyter.core.lifecycle import ENDED, TargetState, TargetView, describe, exception_from_log
 
 if TYPE_CHECKING:  # pragma: no cover
-    from amldebug_jupyter.core.run import DebugRun
+    from amldebug_jupyter.core.run import DebugRun, StepState
 
 
 def _countdown(seconds: Optional[float]) -> str:
@@ -22,21 +23,34 @@ def _countdown(seconds: Optional[float]) -> str:
     return f"{int(seconds) // 60}:{int(seconds) % 60:02d} left" if seconds > 0 else "expired"
 
 
+def step_view(step: "StepState", now: Optional[float] = None) -> TargetView:
+    """The step's one lifecycle state, with what the kernel's debugger holds of it."""
+    endpoint = step.endpoint
+    attachment = context.current().attachment_of(endpoint.address) if endpoint is not None else None
+    exception = exception_from_log(step.recent_lines) if step.status == "Failed" else None
+    return describe(step.status, endpoint, attachment, error=step.error, exception=exception, exit_code=step.exit_code, now=now)
+
+
+_COUNTING = (TargetState.WAITING, TargetState.POST_MORTEM)
+
+
 def step_rows(run: "DebugRun", now: Optional[float] = None) -> List[Dict[str, str]]:
     """One row per step: what the status table and the panel both show."""
     now = time.time() if now is None else now
     rows = []
     for s in run.steps.values():
         ep = s.endpoint
-        waiting = ep is not None and s.status == StepStatus.RUNNING
+        view = step_view(s, now) if s.debug else None
+        counting = view is not None and view.state in _COUNTING and view.can_attach and ep is not None
         rows.append(
             {
                 "name": s.name,
                 "step": s.name + (" (debug)" if s.debug else ""),
-                "status": s.status,
+                "status": str(s.status),
+                "debugger": str(view.state) if view is not None and view.state not in ENDED else "",
                 "endpoint": ep.address if ep else ("" if not s.error else "error"),
-                "attach": _countdown(ep.seconds_left(now)) if waiting and ep is not None else "",
-                "note": s.error or "",
+                "attach": _countdown(ep.seconds_left(now)) if counting and ep is not None else "",
+                "note": (view.detail if view is not None else s.error) or "",
             }
         )
     return rows
@@ -45,7 +59,7 @@ def step_rows(run: "DebugRun", now: Optional[float] = None) -> List[Dict[str, st
 class RunStatus:
     """A snapshot of a run's state; ``%aml_debug status`` returns one."""
 
-    COLUMNS = ("step", "status", "endpoint", "attach", "note")
+    COLUMNS = ("step", "status", "debugger", "endpoint", "attach", "note")
 
     def __init__(self, run: "DebugRun") -> None:
         self.run_id, self.status, self.backend = run.id, run.status, run.backend.name

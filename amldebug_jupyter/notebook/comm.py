@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set
 
 from amldebug_jupyter.core.context import Context
-from amldebug_jupyter.core.events import LogLine
-from amldebug_jupyter.core.status import TERMINAL
+from amldebug_jupyter.core.events import Event, LogLine, StatusChanged
+from amldebug_jupyter.core.lifecycle import TargetState, describe
+from amldebug_jupyter.core.report import step_view
+from amldebug_jupyter.core.status import TERMINAL, StepStatus
 from amldebug_jupyter.errors import UserError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -65,7 +67,8 @@ class FrontendChannel:
         self._comms: List[Any] = []
         self._lock = threading.Lock()
         self._warned: Set[str] = set()
-        self._lost: Dict[str, str] = {}
+        self.frontend_seen = False
+        """An extension said hello: it turns JupyterLab's debugger on and off by itself."""
         self._unsubscribe: List[Callable[[], None]] = []
         self._stopped = threading.Event()
 
@@ -78,7 +81,9 @@ class FrontendChannel:
         self._runs.added.append(self._watch_run)
         for run in self._runs.all():
             self._watch_run(run)
-        current_bridge().on_change.append(self._on_bridge_change)
+        bridge = current_bridge()
+        bridge.on_change.append(self._on_bridge_change)
+        bridge.commands.update(amldebugAttach=self._attach_command, amldebugDetach=self._detach)
         threading.Thread(target=self._tick, name="amldebug-frontend", daemon=True).start()
 
     def stop(self) -> None:
@@ -95,6 +100,8 @@ class FrontendChannel:
         bridge = current_bridge()
         if self._on_bridge_change in bridge.on_change:
             bridge.on_change.remove(self._on_bridge_change)
+        for name in ("amldebugAttach", "amldebugDetach"):
+            bridge.commands.pop(name, None)
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         with self._lock:
@@ -106,6 +113,7 @@ class FrontendChannel:
                 log.debug("comm close failed", exc_info=True)
 
     def _on_open(self, comm: Any, open_msg: Dict[str, Any]) -> None:
+        self.frontend_seen = True
         self._add(comm)
         comm.send(self.snapshot())
         self._check_protocol(comm, (open_msg.get("content") or {}).get("data") or {})
@@ -135,6 +143,20 @@ class FrontendChannel:
         with self._lock:
             if comm in self._comms:
                 self._comms.remove(comm)
+            last = not self._comms
+        if last and not self._stopped.is_set():  # the notebook closed: let a paused step run on
+            threading.Thread(target=self._detach_quietly, name="amldebug-closed", daemon=True).start()
+
+    @staticmethod
+    def _detach_quietly() -> None:
+        from amldebug_jupyter.bridge.kernel import current_bridge
+
+        bridge = current_bridge()
+        if bridge.target is not None and bridge.session is not None and bridge.session.started:
+            try:
+                bridge.detach()
+            except UserError:
+                log.debug("detach after the notebook closed failed", exc_info=True)
 
     def send(self, message: Dict[str, Any]) -> None:
         with self._lock:
@@ -146,41 +168,70 @@ class FrontendChannel:
                 log.debug("comm send failed", exc_info=True)
 
     def _watch_run(self, run: "DebugRun") -> None:
-        self._unsubscribe.append(
-            run.subscribe(  # not per line
-                lambda event: None if isinstance(event, LogLine) else self.publish_targets()
-            )
-        )
+        def on_event(event: Event) -> None:
+            if isinstance(event, LogLine):  # not per line
+                return
+            if isinstance(event, StatusChanged) and event.step is not None and event.status in TERMINAL:
+                self._step_ended(run, event.step)
+            self.publish_targets()
+
+        self._unsubscribe.append(run.subscribe(on_event))
         self.publish_targets()
+
+    def _step_ended(self, run: "DebugRun", step: str) -> None:
+        """The debugger lets go of a step that ended; a crash is never silent."""
+        from amldebug_jupyter.bridge.kernel import current_bridge
+
+        state = run.steps[step]
+        bridge = current_bridge()
+        if state.endpoint is None or bridge.target is None or bridge.target.address != state.endpoint.address:
+            return
+        target_id = step_target_id(run.id, step)
+        self.send({"type": "detached", "target": target_id, "reason": "ended"})
+        view = step_view(state)
+        if view.state == TargetState.FAILED:
+            self.report_problem("ended", target_id, f"Step '{step}' failed: {view.detail or 'see its log'}"[:140], view.detail)
+        threading.Thread(target=bridge.let_go_of_ended, args=(state.endpoint.address,), daemon=True).start()
 
     # -- from the extension --------------------------------------------------------------
     def _on_msg(self, comm: Any, msg: Dict[str, Any]) -> None:
+        """Comm requests (protocol 1 and extensions without control-channel access); a newer
+        extension sends attach/detach as custom debug requests (:meth:`attach`, :meth:`_detach`)."""
         data = (msg.get("content") or {}).get("data") or {}
         kind = data.get("type")
         if kind == "hello":
+            self.frontend_seen = True
             self.publish_targets()
             self._check_protocol(comm, data)
-        elif kind == "attach":
-            self._attach(str(data.get("target") or ""))
-        elif kind == "detach":
-            from amldebug_jupyter import bridge
+            return
+        target_id = str(data.get("target") or "") or None
+        try:
+            if kind == "attach":
+                print(self.attach(target_id or ""))
+            elif kind == "detach":
+                self._detach({})
+        except UserError as e:
+            title = f"Could not attach to {target_id}" if kind == "attach" else "Could not detach"
+            self.report_problem("attach_failed", target_id, title, str(e))
 
-            try:
-                bridge.detach()
-            except UserError as e:
-                self.report_problem("attach_failed", None, str(e))
-
-    def _attach(self, target_id: str) -> None:
+    def attach(self, target_id: str) -> str:
+        """Attach to a target by its id; returns what to tell the user (UserError: why not)."""
         from amldebug_jupyter import bridge
 
         run_id, _, step = target_id.rpartition(":")
         run = self._runs.get(run_id)
-        try:
-            if run is None or step not in run.steps:
-                raise UserError(f"No debug target {target_id!r} in this kernel (it may belong to an older session).")
-            print(bridge.attach_step(run, step))
-        except UserError as e:
-            self.report_problem("attach_failed", target_id, f"Could not attach to {target_id}", str(e))
+        if run is None or step not in run.steps:
+            raise UserError(f"No debug target {target_id!r} in this kernel (it may belong to an older session).")
+        return bridge.attach_step(run, step)
+
+    def _attach_command(self, arguments: Dict[str, Any]) -> str:
+        return self.attach(str(arguments.get("target") or ""))
+
+    @staticmethod
+    def _detach(arguments: Dict[str, Any]) -> str:
+        from amldebug_jupyter import bridge
+
+        return bridge.detach()
 
     # -- to the extension ----------------------------------------------------------------
     def _on_bridge_change(self, target: Optional["Target"], what: str) -> None:
@@ -188,17 +239,14 @@ class FrontendChannel:
 
         target_id = self._id_of(target)
         if what == "attached" and target is not None:
-            self._lost.pop(target_id, None)
             script, line = self._script_of(target_id), None
             if target.entry_breakpoint:
                 script, line = target.entry_breakpoint
             self.send({"type": "attached", "target": target_id, "script": script, "line": line})
         elif what == "detached":
-            self.send({"type": "detached", "target": target_id})
+            self.send({"type": "detached", "target": target_id, "reason": "user"})
         elif what in ("unreachable", "remote_gone"):
             text = current_bridge().last_problem or what
-            if what == "remote_gone":
-                self._lost[target_id] = text
             self.report_problem(what, target_id, text.splitlines()[0][:140], text)
         self.publish_targets()
 
@@ -219,25 +267,33 @@ class FrontendChannel:
             "targets": self.targets(),
             "now": time.time(),
             "home": os.path.expanduser("~"),
+            "cwd": os.getcwd(),
             "protocol": PROTOCOL_VERSION,
         }
 
     def targets(self) -> List[Dict[str, Any]]:
+        """Every debug step that waits, waited or is held, in its one lifecycle state."""
         current = self._current_target()
         attached = self._id_of(current) if current is not None else None
         found: List[Dict[str, Any]] = []
         for run in self._runs.all():
             for state in run.steps.values():
-                endpoint = state.endpoint
-                if not state.debug or (endpoint is None and state.status not in TERMINAL):
+                if not state.debug:
+                    continue
+                view = step_view(state)
+                if view.state == TargetState.PREPARING:
                     continue
                 target_id = step_target_id(run.id, state.name)
+                endpoint = state.endpoint
                 mapping = run.path_mappings(state.name)[0]
                 found.append(
                     {
                         "id": target_id,
-                        "label": f"step '{state.name}' of {run.id}",
-                        "state": self._state(target_id, state.status in TERMINAL, attached),
+                        "label": f"{state.name} · {run.id}",
+                        "state": str(view.state),
+                        "detail": view.detail,
+                        "can_attach": view.can_attach and endpoint is not None,
+                        "can_detach": view.can_detach,
                         "address": endpoint.address if endpoint else None,
                         "deadline": endpoint.deadline if endpoint else None,
                         "local_root": mapping["localRoot"],
@@ -246,12 +302,18 @@ class FrontendChannel:
                     }
                 )
         if current is not None and not any(t["id"] == attached for t in found):
+            from amldebug_jupyter.bridge.kernel import current_bridge
+
             mapping = (list(current.path_mappings) or [{}])[0]
+            view = describe(StepStatus.RUNNING, None, current_bridge().attachment_of(current.address))
             found.append(
                 {
                     "id": attached,
                     "label": current.name,
-                    "state": "attached",
+                    "state": str(view.state),
+                    "detail": view.detail,
+                    "can_attach": False,
+                    "can_detach": True,
                     "address": current.address,
                     "deadline": None,
                     "local_root": mapping.get("localRoot"),
@@ -260,13 +322,6 @@ class FrontendChannel:
                 }
             )
         return found
-
-    def _state(self, target_id: str, done: bool, attached: Optional[str]) -> str:
-        if done:  # a finished step is done, attached or not
-            return "done"
-        if target_id == attached:
-            return "lost" if target_id in self._lost else "attached"
-        return "lost" if target_id in self._lost else "waiting"
 
     # -- helpers -------------------------------------------------------------------------
     @staticmethod

@@ -19,13 +19,14 @@ from IPython.core.error import UsageError
 from amldebug_jupyter import api
 from amldebug_jupyter.bridge import auto_attach
 from amldebug_jupyter.core import context
-from amldebug_jupyter.core.events import EndpointFound, Event, LogLine
+from amldebug_jupyter.core.endpoints import readable
+from amldebug_jupyter.core.events import LogLine
 from amldebug_jupyter.core.report import RunStatus
 from amldebug_jupyter.core.run import DebugRun
 from amldebug_jupyter.core.status import TERMINAL
 from amldebug_jupyter.notebook import grammar
 from amldebug_jupyter.notebook.comm import step_target_id
-from amldebug_jupyter.notebook.display import Announcer, LogText
+from amldebug_jupyter.notebook.display import LogText, RunLine
 
 Command = Callable[[Any, argparse.Namespace, Optional[str]], Any]
 
@@ -117,7 +118,7 @@ def logs(shell: Any, args: argparse.Namespace, cell: Optional[str]) -> Any:
         raise UsageError("%aml_debug logs: name the STEP whose log to show.")
     run = api.find_run(args.run)
     run.step(args.step)
-    lines = run.logs(args.step).splitlines()[-args.lines :]
+    lines = [readable(line) for line in run.logs(args.step).splitlines()[-args.lines :]]
     if not args.follow:
         return LogText(args.step, lines)
     for text in lines:
@@ -166,21 +167,16 @@ def launch_json(shell: Any, args: argparse.Namespace, cell: Optional[str]) -> An
 
 
 def _follow_up(shell: Any, run: DebugRun, attach_mode: str, show_panel: bool) -> None:
-    """Below the cell: the panel, then one line that follows the debug steps' endpoints."""
+    """Below the cell: the panel, then one line drawn from the run's state (kept up to date)."""
     if show_panel:
         panel(shell, argparse.Namespace(run=run.id), None)
-    debug_steps = [n for n, s in run.steps.items() if s.debug]
-    if not debug_steps:
-        return
-    announcer = Announcer(f"Run {run.id}: waiting for {', '.join(debug_steps)} to wait for a debugger...")
-    if attach_mode == "auto" and _in_kernel():
+    line = RunLine(run)
+    if attach_mode == "auto" and _in_kernel() and any(s.debug for s in run.steps.values()):
         auto_attach(
             run,
-            announcer.say,
+            line.note,
             lambda step, title, why: context.current().report_problem("attach_failed", step_target_id(run.id, step), title, why),
         )
-    else:
-        run.subscribe(_announce_endpoints(announcer.say))
 
 
 def _cell_value(shell: Any, cell: str) -> Any:
@@ -223,15 +219,6 @@ def _in_kernel() -> bool:
     from IPython import get_ipython
 
     return hasattr(get_ipython(), "kernel")
-
-
-def _announce_endpoints(say: Callable[[str], None]) -> Callable[[Event], None]:
-    def on_event(event: Event) -> None:
-        if isinstance(event, EndpointFound):
-            ep = event.endpoint
-            say(f"Step '{ep.step}' waits for a debugger at {ep.address}: %aml_debug attach {ep.step}")
-
-    return on_event
 
 
 def _follow(run: DebugRun, step: str, poll: float = 0.25) -> None:

@@ -41,8 +41,8 @@ Examples::
     pipeline = Pipeline("demo", [Step("prep", "prep.py", "prep"),
                                  Step("train", "train.py", "train")])
     run = %aml_debug pipeline submit pipeline --debug train
-    # ... the panel shows 'train' waiting; the debugger is retargeted to it:
-    # turn on the debugger (bug icon) and set breakpoints in train/train.py
+    # ... the panel shows 'train' waiting; the debugger is retargeted to it and (with the
+    # amldebug JupyterLab extension) turns on by itself; set breakpoints in train/train.py
     %aml_debug status
     %aml_debug logs train --lines 20
     %aml_debug detach
@@ -59,6 +59,11 @@ from typing import List, Optional
 from IPython.core.error import UsageError
 
 from amldebug_jupyter.config import AmlDebugConfig
+
+
+def help_text() -> str:
+    """The docstring above as the plain text ``%aml_debug?`` shows (no reStructuredText marks)."""
+    return (__doc__ or "").replace("``", "").replace("::\n", ":\n")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -28,4 +28,4 @@ class AmlDebugMagics(Magics):
             raise UsageError(f"aml_debug: {e}") from None
 
 
-AmlDebugMagics.aml_debug.__doc__ = grammar.__doc__
+AmlDebugMagics.aml_debug.__doc__ = grammar.help_text()

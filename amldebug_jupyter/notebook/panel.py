@@ -17,10 +17,11 @@ import ipywidgets as w
 
 from amldebug_jupyter.bridge import attach_step, detach
 from amldebug_jupyter.core import context
+from amldebug_jupyter.core.endpoints import readable
 from amldebug_jupyter.core.events import Event, LogLine
-from amldebug_jupyter.core.report import step_rows
+from amldebug_jupyter.core.lifecycle import TargetState
+from amldebug_jupyter.core.report import step_rows, step_view
 from amldebug_jupyter.core.run import DebugRun
-from amldebug_jupyter.core.status import StepStatus
 from amldebug_jupyter.errors import UserError
 
 
@@ -49,7 +50,7 @@ class KernelActions:
 class _StepRow:
     def __init__(self, name: str, on: Callable[[str, str], None]) -> None:
         self.name = w.Label(name, layout=w.Layout(width="14em"))
-        self.status = w.Label("", layout=w.Layout(width="8em"))
+        self.status = w.Label("", layout=w.Layout(width="14em"))
         self.endpoint = w.Label("", layout=w.Layout(width="12em"))
         self.countdown = w.Label("", layout=w.Layout(width="7em"))
         self.buttons = {
@@ -79,9 +80,13 @@ class DebugPanel:
         self.log_title = w.Label()
         self.log = w.Textarea(layout=w.Layout(width="100%", height="12em"), disabled=True)
         self.message = w.HTML()
+        self._message_states: Optional[tuple] = None
+        """The states the message was shown in: it goes when they change (no stale lines)."""
         self.widget = w.VBox([self.header, *(r.box for r in self.rows.values()), self.message, self.log_title, self.log])
         self._load_log(self.selected)
         self._unsubscribe = run.subscribe(self._on_event)
+        self._ctx = context.current()
+        self._ctx.target_changed.append(self._dirty.set)
         self.render()
 
     # -- events (any thread) ---------------------------------------------------------------
@@ -90,14 +95,14 @@ class DebugPanel:
             if event.step != self.selected:
                 return
             with self._lock:
-                self.log_lines.append(event.text)
+                self.log_lines.append(readable(event.text))
         self._dirty.set()
 
     def _load_log(self, step: Optional[str]) -> None:
         with self._lock:
             self.log_lines.clear()
             if step is not None:
-                self.log_lines.extend(self.run.steps[step].recent_lines)
+                self.log_lines.extend(readable(line) for line in self.run.steps[step].recent_lines)
 
     # -- buttons (kernel thread) -------------------------------------------------------------
     def _clicked(self, label: str, step: str) -> None:
@@ -123,6 +128,10 @@ class DebugPanel:
     def show_message(self, text: str, error: bool = False) -> None:
         colour = "var(--jp-error-color1, #c00)" if error else "inherit"
         self.message.value = f"<span style='color:{colour}'>{html.escape(text)}</span>" if text else ""
+        self._message_states = self._states()
+
+    def _states(self) -> tuple:
+        return (self.run.status, *(step_view(s).state if s.debug else s.status for s in self.run.steps.values()))
 
     # -- drawing -----------------------------------------------------------------------------
     def render(self) -> None:
@@ -136,20 +145,34 @@ class DebugPanel:
         for row in step_rows(run):
             name = row["name"]
             view, state = self.rows[name], run.steps[name]
-            view.status.value = row["status"]
+            lifecycle = step_view(state) if state.debug else None
+            view.status.value = f"{row['status']} · {row['debugger']}" if row["debugger"] else row["status"]
+            view.status.tooltip = row["note"] or None
             view.endpoint.value = row["endpoint"]
             view.countdown.value = row["attach"]
-            view.buttons["Attach"].disabled = not (state.endpoint is not None and state.status == StepStatus.RUNNING)
+            view.buttons["Attach"].disabled = not (lifecycle is not None and lifecycle.can_attach and state.endpoint is not None)
+            view.buttons["Detach"].disabled = not (lifecycle is not None and lifecycle.can_detach)
             view.buttons["Cancel"].disabled = run.done
+        if self._message_states is not None and self._message_states != self._states():
+            self.show_message(self._ended_note() if run.done else "")
+            self._message_states = None
         with self._lock:
             text = "\n".join(self.log_lines)
         self.log_title.value = f"Log of {self.selected} (last {self.log_lines.maxlen} lines)" if self.selected else ""
         if self.log.value != text:
             self.log.value = text
 
+    def _ended_note(self) -> str:
+        """After the run: why a debug step failed (the panel's last word on it)."""
+        for state in self.run.steps.values():
+            view = step_view(state) if state.debug else None
+            if view is not None and view.state == TargetState.FAILED:
+                return f"Step '{state.name}' failed: {view.detail or 'see its log'}"
+        return ""
+
     def _loop(self) -> None:
         while not self._stop.is_set():
-            counting = any(s.endpoint is not None and s.status == StepStatus.RUNNING for s in self.run.steps.values())
+            counting = any(step_view(s).state == TargetState.WAITING for s in self.run.steps.values() if s.debug)
             if self._dirty.wait(1.0) or counting:
                 self._dirty.clear()
                 try:
@@ -158,8 +181,13 @@ class DebugPanel:
                     pass
             if self.run.done:
                 self.render()
+                self._forget_context()
                 return
             self._stop.wait(self.refresh)
+
+    def _forget_context(self) -> None:
+        if self._dirty.set in self._ctx.target_changed:
+            self._ctx.target_changed.remove(self._dirty.set)
 
     def start(self) -> "DebugPanel":
         if self._thread is None:
@@ -170,6 +198,7 @@ class DebugPanel:
     def close(self) -> None:
         self._stop.set()
         self._unsubscribe()
+        self._forget_context()
         if self._thread is not None:
             self._thread.join(2)
         self.widget.close()

@@ -52,34 +52,77 @@ def submit(lab: LabFrontend, tmp_path: Path, timeout: int) -> Path:
     return train
 
 
-def test_targets_attach_and_detach_through_the_comm(lab: LabFrontend, tmp_path: Path) -> None:
+def the_target(state: str, **fields: Any) -> Callable[[Dict[str, Any]], bool]:
+    """A snapshot whose (only) target is in ``state`` with these fields."""
+    return lambda data: (
+        data.get("type") == "targets"
+        and len(data["targets"]) == 1
+        and data["targets"][0]["state"] == state
+        and all(data["targets"][0].get(k) == v for k, v in fields.items())
+    )
+
+
+def test_one_lifecycle_from_waiting_to_completed(lab: LabFrontend, tmp_path: Path) -> None:
     opened = lab.wait_comm(of_type("targets"))  # the kernel's own comm, opened at %load_ext
-    assert opened["targets"] == []
-    comm = lab.open_comm("amldebug", {"type": "hello"})  # the extension's comm (e.g. after a page reload)
+    assert opened["targets"] == [] and opened["cwd"]
+    lab.open_comm("amldebug", {"type": "hello"})  # the extension's comm (e.g. after a page reload)
     lab.wait_comm(of_type("targets"))
 
     train = submit(lab, tmp_path, timeout=60)
-    waiting = lab.wait_comm(a_target("waiting"))
+    waiting = lab.wait_comm(the_target("waiting", can_attach=True, can_detach=False))
     target = waiting["targets"][0]
-    assert target["label"].startswith("step 'train' of ") and target["id"].endswith(":train")
+    assert target["label"].startswith("train · ") and target["id"].endswith(":train")
+    assert target["detail"].startswith("waits for a debugger until ")
     assert (target["local_root"], target["script"]) == (str(train.parent), str(train))
     assert target["address"].startswith("127.0.0.1:") and 0 < target["deadline"] - waiting["now"] <= 60
 
-    lab.send_comm(comm, {"type": "attach", "target": target["id"]})
+    # The sidebar's Attach goes over the control channel: it is answered while a cell runs.
+    busy = lab.kc.execute("import time; time.sleep(4)")
+    answer = lab.request("amldebugAttach", {"target": target["id"]}, timeout=3)
+    assert answer["success"] and "Debugger retargeted to step 'train'" in answer["body"]["text"], answer
+    assert "turns on for this notebook" in answer["body"]["text"]  # the extension said hello: no bug-icon advice
     attached = lab.wait_comm(of_type("attached", target=target["id"]))
     assert attached["script"] == str(train)
-    lab.wait_comm(a_target("attached"))
+    lab.wait_comm(the_target("attached", can_attach=False, can_detach=True))
+    lab.wait_execute(busy)
 
     # The extension turns the debugger on; a breakpoint set in the file editor is hit in the step.
     bp = line_of(train, "# bp")
     lab.toggle_on({str(train): [bp]})
     stop = lab.stopped_frame()
     assert (stop["frame"]["source"]["path"], stop["frame"]["line"]) == (str(train), bp)
+    lab.wait_comm(the_target("paused", detail=f"stopped at train.py:{bp}"))
     lab.request("setBreakpoints", {"source": {"path": str(train)}, "breakpoints": [], "sourceModified": False})
     lab.request("continue", {"threadId": stop["thread"]})
+
+    # The step ends: the kernel lets go (the extension turns the debugger off), every view says so.
+    lab.wait_comm(of_type("detached", target=target["id"], reason="ended"), timeout=30)
+    lab.wait_comm(the_target("completed", can_attach=False, can_detach=False, detail=None), timeout=30)
     lab.toggle_off()
-    lab.wait_comm(of_type("detached", target=target["id"]))
-    lab.wait_comm(a_target("done"), timeout=30)
+    assert lab.request("amldebugDetach", {})["message"].startswith("The debugger is not attached")
+    status = lab.execute("%aml_debug status")
+    assert status["status"] == "ok"
+
+
+def test_a_crash_under_the_debugger_is_never_silent(lab: LabFrontend, tmp_path: Path) -> None:
+    crash = write(tmp_path / "proj" / "crash" / "crash.py", "x = 1\nraise KeyError('no column named price')\n")
+    code = textwrap.dedent(f"""
+        from amldebug_jupyter import Pipeline, Step
+        pipeline = Pipeline("p", [Step("crash", "crash.py", {str(crash.parent)!r})])
+        run = %aml_debug pipeline submit pipeline --debug crash --timeout 60 --attach auto --no-panel
+    """)
+    lab.open_comm("amldebug", {"type": "hello"})
+    assert lab.execute(code)["status"] == "ok", lab.output()
+    attached = lab.wait_comm(of_type("attached"))
+    lab.toggle_on()
+    stop = lab.stopped_frame()  # stop on entry: the user set no breakpoint
+    assert stop["frame"]["source"]["path"] == str(crash)
+    trace = lab.request("stackTrace", {"threadId": stop["thread"]})["body"]["stackFrames"]
+    assert [f["source"]["path"] for f in trace] == [str(crash)]  # the debug entry's frames are hidden
+    lab.request("continue", {"threadId": stop["thread"]})
+    ended = lab.wait_comm(of_type("problem", kind="ended", target=attached["target"]), timeout=30)
+    assert ended["message"] == "Step 'crash' failed: KeyError: 'no column named price'", ended
+    lab.wait_comm(the_target("failed", detail="KeyError: 'no column named price'"), timeout=30)
 
 
 def test_problems_become_notifications(lab: LabFrontend, tmp_path: Path) -> None:

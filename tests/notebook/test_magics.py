@@ -112,9 +112,20 @@ def test_manual_attach_announces_the_endpoint(ip, tmp_path: Path, capsys) -> Non
     run = ip.run_line_magic("aml_debug", "pipeline submit pipeline --debug train --timeout 1 --attach manual")
     run.wait_for_endpoint("train", timeout=30)
     run.wait(30)
-    out = capsys.readouterr().out
-    assert "Run " + run.id + ": waiting for train" in out
-    assert "waits for a debugger at 127.0.0.1:" in out and "%aml_debug attach train" in out
+    out = capsys.readouterr().out.splitlines()  # terminal IPython: the run's line, each time it changed
+    waiting = next(line for line in out if "step 'train' waiting" in line)
+    assert waiting.startswith(f"Run {run.id}: step 'train' waiting (waits for a debugger until ")
+    assert " at 127.0.0.1:" in waiting and waiting.endswith("%aml_debug attach train")
+    assert out[-1] == f"Run {run.id} completed after {run.elapsed:.0f} s."  # never a stale 'waits' line
+    logs = ip.run_line_magic("aml_debug", "logs train --lines 50")
+    assert any(line.startswith("[amldebug] train waits for a debugger at 127.0.0.1:") for line in logs.lines)
+    assert not any("AMLDEBUG_ENDPOINT" in line for line in logs.lines)  # the entry's JSON is for the detector
+
+
+def test_a_run_without_panel_still_says_what_happened(ip, capsys) -> None:
+    run = ip.run_line_magic("aml_debug", "pipeline submit pipeline --no-panel")
+    run.wait(30)
+    assert capsys.readouterr().out.splitlines()[0] == f"Run {run.id}: running (no debug step)."
 
 
 def test_config_defaults_apply(ip) -> None:
@@ -131,7 +142,9 @@ def test_config_defaults_apply(ip) -> None:
 
 def test_help_shows_usage_with_examples(ip) -> None:
     doc = ip.find_line_magic("aml_debug").__doc__
-    assert "%aml_debug pipeline submit PIPELINE" in doc and "Examples" in doc and "%aml_debug logs STEP" in doc
+    assert doc.startswith("%aml_debug: debug Azure ML pipelines")  # for users: no reStructuredText marks
+    assert "``" not in doc and "Examples:\n" in doc
+    assert "%aml_debug pipeline submit PIPELINE" in doc and "%aml_debug logs STEP" in doc
 
 
 def test_launch_json_for_vs_code_users(ip, tmp_path: Path, capsys) -> None:

@@ -58,11 +58,13 @@ def test_rows_follow_run_state_and_buttons_call_the_session(waiting_run) -> None
     row = panel.rows["train"]
     endpoint = waiting_run.wait_for_endpoint("train", timeout=30)
     panel.render()
-    assert row.status.value == "Running"
+    assert row.status.value == "Running · waiting"  # the step's status, then where its debugging is
+    assert row.status.tooltip.startswith("waits for a debugger until ")
     assert row.endpoint.value == endpoint.address
     assert row.countdown.value.endswith("left") and row.countdown.value.startswith(("0:5", "1:00"))
-    assert row.buttons["Attach"].disabled is False
-    assert "AMLDEBUG_ENDPOINT" in panel.log.value  # the selected (debug) step's log so far
+    assert row.buttons["Attach"].disabled is False and row.buttons["Detach"].disabled is True
+    assert f"[amldebug] train waits for a debugger at {endpoint.address}" in panel.log.value  # readable, not JSON
+    assert "AMLDEBUG_ENDPOINT" not in panel.log.value
 
     row.buttons["Attach"].click()
     assert actions.calls == [("attach", "train")] and "attached train" in panel.message.value
@@ -72,6 +74,8 @@ def test_rows_follow_run_state_and_buttons_call_the_session(waiting_run) -> None
     assert waiting_run.wait(30) == "Canceled"
     panel.render()
     assert row.status.value == "Canceled" and row.buttons["Cancel"].disabled and row.buttons["Attach"].disabled
+    assert row.buttons["Detach"].disabled and row.countdown.value == ""
+    assert panel.message.value == ""  # "canceling" and the detach error were about states now gone
     assert "Canceled" in panel.header.value
 
 
