@@ -95,3 +95,81 @@ def kill_tagged(tags: Mapping[str, str], grace: float = 0.0) -> int:
         except (ProcessLookupError, PermissionError):
             pass
     return len(left)
+
+
+# -- processes another interpreter started (a step that outlived the kernel that ran it) ----------
+
+
+def _stat(pid: int) -> Optional[List[str]]:
+    """The fields of ``/proc/<pid>/stat`` after the command name (state first); None when gone or not Linux."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    return raw.rpartition(b")")[2].decode("ascii", "replace").split()
+
+
+def start_time(pid: int) -> Optional[int]:
+    """When ``pid`` started, in clock ticks since boot (Linux); None when it is gone or elsewhere.
+
+    With :func:`boot_id` it names one process for good: a pid the system reused starts later.
+    """
+    fields = _stat(pid)
+    try:
+        return int(fields[19]) if fields else None
+    except (IndexError, ValueError):
+        return None
+
+
+_boot_id: Optional[str] = None
+
+
+def boot_id() -> str:
+    """This boot of the machine (Linux); '' where unknown. Pids and start times count from a boot."""
+    global _boot_id
+    if _boot_id is None:
+        try:
+            _boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        except OSError:
+            _boot_id = ""
+    return _boot_id
+
+
+def alive(pid: int, started: Optional[int] = None) -> bool:
+    """Whether ``pid`` runs (a zombie does not) and, with ``started`` (:func:`start_time`), is that process."""
+    if pid <= 0:
+        return False
+    fields = _stat(pid)
+    if fields is None:
+        if Path("/proc/self/stat").exists():
+            return False  # Linux: no entry, no process
+        try:  # elsewhere: existence only (a reused pid cannot be told apart)
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    if not fields or fields[0] in ("Z", "X", "x"):
+        return False
+    return started is None or start_time(pid) == started
+
+
+def stop_group(pgid: int, started: Optional[int], grace: float = 3.0, poll: float = 0.05) -> bool:
+    """:func:`kill_group` for a group whose leader is not our child: SIGTERM, then SIGKILL after ``grace`` s.
+
+    Signals only while the leader is still the process that ``started`` then (a reused pid is left
+    alone); returns whether it is gone.
+    """
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        if not alive(pgid, started):
+            return True
+        try:
+            os.killpg(pgid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+        deadline = time.monotonic() + wait
+        while alive(pgid, started) and time.monotonic() < deadline:
+            time.sleep(poll)
+    return not alive(pgid, started)

@@ -30,7 +30,7 @@ export default tseslint.config(
       curly: ['error', 'all'],
       eqeqeq: 'error',
       'prefer-arrow-callback': 'error',
-      'no-console': ['error', { allow: ['warn', 'error'] }]
+      'no-console': ['error', { allow: ['warn', 'error', 'debug'] }]
     }
   },
   prettierRecommended

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Protocol, Tuple
 
 from amldebug_jupyter.config import AmlDebugConfig
 from amldebug_jupyter.errors import UserError
@@ -33,6 +33,28 @@ class RunRegistry:
         self._lock = threading.Lock()
         self.added: List[Callable[["DebugRun"], None]] = []
         """Views told about every new run (the lab extension's comm)."""
+        self._arriving: List[Tuple[threading.Event, float]] = []
+
+    def add_found(self, find: Callable[[], Iterable["DebugRun"]], wait: float = 5.0) -> None:
+        """Add the runs ``find`` returns, found in the background (e.g. those a previous kernel left);
+        the user's lookups (:meth:`current`, :meth:`find`) wait up to ``wait`` seconds for them."""
+        arrived = threading.Event()
+        self._arriving.append((arrived, wait))
+
+        def work() -> None:
+            try:
+                for run in find():
+                    self.add(run)
+            except Exception:  # a stale record must never break the session
+                log.warning("could not add the runs found in the background", exc_info=True)
+            finally:
+                arrived.set()
+
+        threading.Thread(target=work, name="amldebug-find-runs", daemon=True).start()
+
+    def _settle(self) -> None:
+        for arrived, wait in list(self._arriving):
+            arrived.wait(wait)
 
     def add(self, run: "DebugRun") -> None:
         """Register ``run`` and make it the current one."""
@@ -51,6 +73,7 @@ class RunRegistry:
             return self._runs.get(run_id)
 
     def current(self) -> "DebugRun":
+        self._settle()
         if self._current is None:
             raise UserError("No run yet: submit a pipeline first (submit(...) or %aml_debug pipeline submit).")
         return self._current
@@ -59,6 +82,7 @@ class RunRegistry:
         """A run by id (a unique prefix will do), or the current one."""
         if not run_id:
             return self.current()
+        self._settle()
         with self._lock:
             runs = dict(self._runs)
         if run_id in runs:

@@ -6,11 +6,17 @@ extension. Unloading closes that context: the debugger detaches (a remote step k
 kernel gets its own debugger back, the comm closes, the containers it started stop; then the magic
 and the config go. Runs submitted before pass to the next context: they stay usable from Python,
 and a later ``%load_ext`` lists them again.
+
+Local runs outlive a kernel *restart* (the user goes on working): the kernel's shutdown_request
+says whether it restarts, and only a plain shutdown stops the steps this kernel started. The new
+kernel adopts the runs a previous one left behind (their records under ``AMLDEBUG_HOME``), so
+``%aml_debug status``, ``attach`` and ``cancel`` and the sidebar reach a step that still waits.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from typing import Any, List
 
 from amldebug_jupyter import config
 from amldebug_jupyter.config import AmlDebugConfig
@@ -33,8 +39,42 @@ def load(ipython: Any) -> Context:
         from amldebug_jupyter.bridge.kernel import KernelBridge
 
         ctx.on_close(lambda: KernelBridge.uninstall(kernel))
+        ctx.on_close(_keep_local_steps_over_restart(kernel))
     comm.install(ipython, ctx)
+    if kernel is not None:
+        ctx.runs.add_found(lambda: _left_runs(ctx))
     return ctx
+
+
+def _keep_local_steps_over_restart(kernel: Any) -> Any:
+    """Wrap the kernel's shutdown_request: a restart keeps local steps for the next kernel, a
+    shutdown stops them. Returns the undo."""
+    handlers = getattr(kernel, "control_handlers", {})
+    stock = handlers.get("shutdown_request")
+    if stock is None:
+        return lambda: None
+
+    async def on_shutdown(stream: Any, ident: Any, parent: Any) -> Any:
+        from amldebug_jupyter.backends import local
+
+        local.set_exit_policy("keep" if (parent.get("content") or {}).get("restart") else "cancel")
+        result = stock(stream, ident, parent)
+        return await result if inspect.isawaitable(result) else result
+
+    handlers["shutdown_request"] = on_shutdown
+
+    def undo() -> None:
+        if handlers.get("shutdown_request") is on_shutdown:
+            handlers["shutdown_request"] = stock
+
+    return undo
+
+
+def _left_runs(ctx: Context) -> List[Any]:
+    """The runs a previous kernel left (imported here, not at %load_ext: the local backend is not cheap)."""
+    from amldebug_jupyter.backends import local
+
+    return list(local.adopt_runs(skip_ids=[r.id for r in ctx.runs.all()]))
 
 
 def unload(ipython: Any) -> None:

@@ -6,6 +6,11 @@
  * with `hello` when a kernel connects or restarts (the kernel answers with a
  * targets snapshot, or closes it if the extension is not loaded). Only the
  * newest comm is kept open and used for sending.
+ *
+ * Attach and detach also go as the kernel's custom debug requests on the
+ * control channel (`requestDebug`, as JupyterLab's debugger sends its own):
+ * the kernel answers those while a cell runs, when comm messages, which use
+ * the shell channel, would wait for the cell to finish.
  */
 import type { Kernel, KernelMessage as KM } from '@jupyterlab/services';
 import type { IDisposable } from '@lumino/disposable';
@@ -18,7 +23,12 @@ import {
   foreignSnapshot,
   parseKernelMessage
 } from './protocol';
-import type { FrontendMessage, KernelMessage } from './protocol';
+import type {
+  DebugCommand,
+  FrontendMessage,
+  IDebugReply,
+  KernelMessage
+} from './protocol';
 import { TargetListModel } from './targets';
 
 /** The part of a kernel connection the channel uses. */
@@ -29,6 +39,8 @@ export type KernelLike = Pick<
   | 'removeCommTarget'
   | 'createComm'
   | 'statusChanged'
+  | 'requestDebug'
+  | 'isDisposed'
 >;
 
 /** The part of a session context the channel uses (kernel now, and changes). */
@@ -53,6 +65,14 @@ export interface IKernelChannel extends IDisposable {
   readonly changed: ISignal<unknown, void>;
   /** Send a message; false if no comm is open. */
   send(message: FrontendMessage): boolean;
+  /**
+   * Send a custom debug request on the control channel; its reply, or null
+   * when the kernel connection has no `requestDebug` (then `send` instead).
+   */
+  requestDebug(
+    command: DebugCommand,
+    args: Record<string, string>
+  ): Promise<IDebugReply> | null;
 }
 
 type CommLike = Pick<
@@ -114,6 +134,34 @@ export class KernelChannel implements IKernelChannel {
       console.warn('amldebug: comm message failed', reason);
     });
     return true;
+  }
+
+  /**
+   * Send a custom debug request on the control channel; its reply, or null
+   * when there is no kernel or its connection has no `requestDebug`. The
+   * promise rejects when the connection goes away before the reply.
+   */
+  requestDebug(
+    command: DebugCommand,
+    args: Record<string, string>
+  ): Promise<IDebugReply> | null {
+    const kernel = this._kernel;
+    if (!kernel || typeof kernel.requestDebug !== 'function') {
+      return null;
+    }
+    const content = {
+      seq: ++this._seq,
+      type: 'request' as const,
+      command,
+      arguments: args
+    };
+    try {
+      return kernel
+        .requestDebug(content)
+        .done.then(reply => reply.content as IDebugReply);
+    } catch (reason) {
+      return Promise.reject(reason); // a dead kernel throws at once
+    }
   }
 
   dispose(): void {
@@ -191,9 +239,16 @@ export class KernelChannel implements IKernelChannel {
       });
   }
 
+  /**
+   * The kernel opened a comm (`%load_ext`). Say hello on it: the kernel
+   * answers with a fresh snapshot, so a change it sent while this page was
+   * still setting the comm up (runs adopted right after a restart) is not
+   * lost, and it learns this extension's protocol.
+   */
   private _onCommOpen = (comm: Kernel.IComm, msg: KM.ICommOpenMsg): void => {
     this._adopt(comm);
     this._handle(msg.content.data);
+    this.send({ type: 'hello', protocol: PROTOCOL_VERSION });
   };
 
   /**
@@ -252,6 +307,7 @@ export class KernelChannel implements IKernelChannel {
   private _kernel: KernelLike | null = null;
   private _comm: CommLike | null = null;
   private _helloAfterRestart = false;
+  private _seq = 0;
   private _isDisposed = false;
   private _received = new Signal<this, KernelMessage>(this);
   private _changed = new Signal<this, void>(this);

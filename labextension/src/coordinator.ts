@@ -7,10 +7,16 @@
  *   step script at its line. When the debugger's start fails, the kernel
  *   usually reports why (an unreachable step) as a `problem`: wait a moment
  *   for it, and show only that one notification, not a second vaguer one.
- * - `detached`: turn the debugger off.
+ * - `detached` (whatever the reason): turn the debugger off, so that the next
+ *   attach starts it again without a click on the bug icon.
  * - `problem`: a notification.
  * - `targets` of another comm protocol: one notification per kernel, and
  *   nothing to attach to (the model's `mismatch`).
+ *
+ * Attach and detach go to the kernel as debug requests on the control channel
+ * (answered even while a cell runs), on the comm only when the kernel
+ * connection cannot send those. A notebook that closes while attached asks
+ * its kernel to detach, so the paused remote step goes on.
  *
  * Everything JupyterLab-specific comes in through `AttachCoordinator.IOptions`
  * (the notebook tracker, the debugger control, the notifier), so jest drives
@@ -21,8 +27,14 @@ import { Signal } from '@lumino/signaling';
 import type { ISignal } from '@lumino/signaling';
 import { KernelChannel } from './channel';
 import type { IKernelChannel, IKernelSource } from './channel';
+import type { IKernelPlace } from './paths';
 import { PROTOCOL_VERSION } from './protocol';
-import type { IProblemMessage, KernelMessage } from './protocol';
+import type {
+  FrontendMessage,
+  IDebugReply,
+  IProblemMessage,
+  KernelMessage
+} from './protocol';
 import { DEFAULT_SETTINGS, autoClose } from './settings';
 import type { ISettings } from './settings';
 
@@ -32,6 +44,24 @@ export const NO_DEBUGGER =
   "Attached, but JupyterLab's debugger is not available here.";
 export const NOTHING_WAITING =
   'No debug target of this notebook is waiting for a debugger.';
+
+/** How long the kernel may take to answer attach / detach before we say so. */
+export const REQUEST_TIMEOUT_MS = 10_000;
+export const NO_ANSWER =
+  `The kernel has not answered for ${REQUEST_TIMEOUT_MS / 1000} s; ` +
+  'it may be stuck (restart it if nothing happens).';
+
+type AttachOrDetach = Extract<FrontendMessage, { type: 'attach' | 'detach' }>;
+
+/** The first line of a text (replies and errors are shown in a one-line toast). */
+function firstLine(text: string): string {
+  return text.split('\n', 1)[0].trim();
+}
+
+/** Whether a notebook's session or kernel connection is going away (it closes). */
+function isClosing(session: AttachCoordinator.ISession): boolean {
+  return session.isDisposed || session.session?.kernel?.isDisposed === true;
+}
 
 export class AttachCoordinator<
   P extends AttachCoordinator.IPanel
@@ -120,7 +150,7 @@ export class AttachCoordinator<
   /**
    * Ask the current notebook's kernel to attach to `target`, or to its first
    * waiting target. False (with a warning when the user can act on it) if
-   * nothing was sent.
+   * nothing was sent; a refusal the kernel answers is a warning too.
    */
   attach(target?: string): boolean {
     const channel = this._usable(true);
@@ -137,11 +167,7 @@ export class AttachCoordinator<
       this._warn(NOTHING_WAITING);
       return false;
     }
-    if (!channel.send({ type: 'attach', target: id })) {
-      this._warn(NOT_LOADED);
-      return false;
-    }
-    return true;
+    return this._request(channel, { type: 'attach', target: id });
   }
 
   /** Ask the current notebook's kernel to detach. False if nothing was sent. */
@@ -150,11 +176,11 @@ export class AttachCoordinator<
     if (!channel) {
       return false;
     }
-    if (!channel.send({ type: 'detach' })) {
+    if (!channel.isOpen) {
       this._warn(NOT_LOADED);
       return false;
     }
-    return true;
+    return this._request(channel, { type: 'detach' });
   }
 
   /** The script `openScript(target)` would open, or null. */
@@ -167,7 +193,7 @@ export class AttachCoordinator<
     const found =
       target !== undefined
         ? targets.find(t => t.id === target)
-        : (targets.find(t => t.state === 'attached' && t.script) ??
+        : (targets.find(t => t.can_detach && t.script) ??
           targets.find(t => t.script));
     return found?.script ?? null;
   }
@@ -175,12 +201,14 @@ export class AttachCoordinator<
   /** Open a target's script (the attached one's, else the first's) in a file editor. */
   async openScript(target?: string): Promise<void> {
     const script = this.scriptOf(target);
+    const current = this._notebooks.currentWidget;
     const channel = this.currentChannel;
-    if (script === null || !channel) {
+    if (script === null || !current || !channel) {
       return;
     }
     try {
-      await this._control.openScript(script, null, channel.model.home);
+      const place = placeOf(channel, current.sessionContext);
+      await this._control.openScript(script, null, place);
     } catch (reason) {
       this._reportFailure(`Could not open ${script}`, reason);
     }
@@ -212,6 +240,74 @@ export class AttachCoordinator<
     return channel.isOpen || explain ? channel : null;
   }
 
+  /**
+   * Send attach / detach: as a debug request on the control channel when the
+   * kernel connection can, else on the comm. False (with a warning) if
+   * nothing was sent.
+   */
+  private _request(channel: IKernelChannel, message: AttachOrDetach): boolean {
+    const reply =
+      message.type === 'attach'
+        ? channel.requestDebug('amldebugAttach', { target: message.target })
+        : channel.requestDebug('amldebugDetach', {});
+    if (reply !== null) {
+      void this._awaitReply(channel, reply);
+      return true;
+    }
+    if (!channel.send(message)) {
+      this._warn(NOT_LOADED);
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Say why the kernel refused a request (its one-line `message`), or, once,
+   * that it has not answered in time. Nothing to say when the notebook went
+   * away meanwhile.
+   */
+  private async _awaitReply(
+    channel: IKernelChannel,
+    reply: Promise<IDebugReply>
+  ): Promise<void> {
+    let answered = false;
+    void this._wait(REQUEST_TIMEOUT_MS).then(() => {
+      if (!answered && !channel.isDisposed) {
+        this._warn(NO_ANSWER);
+      }
+    });
+    try {
+      const { success, message } = await reply;
+      if (!success) {
+        this._warn(firstLine(message ?? '') || 'The kernel refused.');
+      }
+    } catch (reason) {
+      if (!channel.isDisposed) {
+        console.warn('amldebug: no answer from the kernel', reason);
+        this._warn(`No answer from the kernel: ${firstLine(String(reason))}`);
+      }
+    } finally {
+      answered = true;
+    }
+  }
+
+  /**
+   * A notebook closing while its kernel is attached: ask the kernel to let
+   * the remote step go on, without waiting for an answer. This runs on the
+   * session context's `disposed`, which it emits before it disposes its
+   * session connection (SessionContext.dispose in @jupyterlab/apputils), so
+   * the kernel connection still sends (at once, on its open socket).
+   */
+  private _letGo(channel: IKernelChannel): void {
+    const rows = channel.model.rows(this._now() / 1000);
+    if (!rows.some(r => r.canDetach)) {
+      return;
+    }
+    channel.requestDebug('amldebugDetach', {})?.catch(reason => {
+      console.debug('amldebug: no answer to the detach at close', reason);
+    });
+  }
+
   private _onAdded(_: unknown, panel: P): void {
     this._track(panel);
     this._changed.emit();
@@ -233,6 +329,7 @@ export class AttachCoordinator<
     });
     channel.changed.connect(() => this._changed.emit());
     session.disposed.connect(() => {
+      this._letGo(channel);
       channel.dispose();
       this._channels.delete(session);
       this._changed.emit();
@@ -308,7 +405,7 @@ export class AttachCoordinator<
         await this._control.openScript(
           message.script,
           message.line,
-          channel.model.home
+          placeOf(channel, session)
         );
       } catch (reason) {
         this._reportFailure(`Could not open ${message.script}`, reason);
@@ -326,6 +423,11 @@ export class AttachCoordinator<
     try {
       await this._control.disable(panel);
     } catch (reason) {
+      if (isClosing(session)) {
+        // Closing the notebook cancels the debugger's requests to its kernel.
+        console.debug('amldebug: the debugger went with its notebook', reason);
+        return;
+      }
       this._reportFailure('Could not turn the debugger off', reason);
     }
   }
@@ -394,9 +496,21 @@ export class AttachCoordinator<
   private _isDisposed = false;
 }
 
+/** Where a channel's kernel paths are, for the notebook of `session`. */
+function placeOf(
+  channel: IKernelChannel,
+  session: AttachCoordinator.ISession
+): IKernelPlace {
+  const { home, cwd } = channel.model;
+  return { home, cwd, notebookPath: session.path || null };
+}
+
 export namespace AttachCoordinator {
   /** A notebook's session context, as far as the coordinator uses it. */
   export interface ISession extends IKernelSource {
+    /** The notebook's path relative to the server root. */
+    readonly path: string;
+    readonly isDisposed: boolean;
     readonly disposed: ISignal<unknown, void>;
   }
 
@@ -420,10 +534,11 @@ export namespace AttachCoordinator {
     readonly available: boolean;
     enable(panel: P): Promise<boolean>;
     disable(panel: P): Promise<void>;
+    /** Open `path`, an absolute kernel path, mapped with what `place` says. */
     openScript(
       path: string,
       line: number | null,
-      home: string | null
+      place: IKernelPlace
     ): Promise<void>;
   }
 

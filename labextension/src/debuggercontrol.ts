@@ -19,6 +19,7 @@ import type { Session } from '@jupyterlab/services';
 import type { Widget } from '@lumino/widgets';
 import { PageConfig } from '@jupyterlab/coreutils';
 import { serverRootFrom, toServerPath } from './paths';
+import type { IKernelPlace } from './paths';
 
 type WidgetUpdater = {
   updateWidget(
@@ -170,17 +171,19 @@ export class DebuggerControl {
   }
 
   /**
-   * Open an absolute kernel path in a regular file editor at `line`.
+   * Open an absolute kernel path in a regular file editor at `line`, or bring
+   * the one already open on it to the front (`openOrReveal` finds it by path
+   * and factory), so attach after attach keeps one tab per script.
    * Files outside the server root fall back to the debugger's read-only
    * source viewer, which reads the file through the kernel.
    */
   async openScript(
     absPath: string,
     line: number | null,
-    home: string | null
+    place: IKernelPlace
   ): Promise<void> {
-    const serverRoot = serverRootFrom(PageConfig.getOption);
-    const serverPath = toServerPath(absPath, serverRoot, home);
+    const serverRoot = serverRootFrom(PageConfig.getOption, place);
+    const serverPath = toServerPath(absPath, serverRoot, place.home);
     if (serverPath === null) {
       const command = 'debugger:open-source'; // JupyterLab >= 4.1
       if (this._app.commands.hasCommand(command)) {

@@ -8,13 +8,19 @@
  * local_root gets a `Debugger.EditorHandler` with the file's absolute path, so
  * `setBreakpoints` carries the path the remote maps. Handlers are rebuilt
  * whenever the debugger's session moves, and dropped when it stops.
+ *
+ * The debugger finds these editors too (sourceviewers.ts): a stop in a step
+ * script is shown in our editor, not in a second, read-only tab.
  */
 import { Debugger } from '@jupyterlab/debugger';
 import type { IDebugger } from '@jupyterlab/debugger';
+import type { JupyterFrontEnd } from '@jupyterlab/application';
 import type { IDocumentWidget } from '@jupyterlab/docregistry';
 import type { FileEditor, IEditorTracker } from '@jupyterlab/fileeditor';
 import type { IDisposable } from '@lumino/disposable';
 import { breakpointPathFor } from './matching';
+import type { IKernelPlace } from './paths';
+import { alsoFind, viewersOf } from './sourceviewers';
 import type { TargetListModel } from './targets';
 
 type EditorWidget = IDocumentWidget<FileEditor>;
@@ -24,8 +30,12 @@ export interface IEditorBinderOptions {
   editors: IEditorTracker;
   /** Targets announced by the kernel with this id, if any. */
   targetsFor: (kernelId: string) => TargetListModel | null;
-  /** PageConfig serverRoot (may start with `~`). */
-  serverRoot: () => string;
+  /** The server root (may start with `~`) for a kernel's paths. */
+  serverRoot: (place: IKernelPlace) => string;
+  /** The debugger's source finder, which then finds our editors too. */
+  sources: IDebugger.ISources | null;
+  /** To bring our editors to the front, and find the debugger's viewers. */
+  shell: Pick<JupyterFrontEnd.IShell, 'activateById' | 'widgets'>;
 }
 
 type BreakpointMap = Map<string, IDebugger.IBreakpoint[]>;
@@ -46,6 +56,7 @@ export class EditorBinder implements IDisposable {
     this._editors = options.editors;
     this._targetsFor = options.targetsFor;
     this._serverRoot = options.serverRoot;
+    this._shell = options.shell;
 
     // No `stopped` signal: IDebugger has it only from JupyterLab 4.6. Every
     // 4.x `stop()` clears the model, which emits `breakpoints.restored`.
@@ -59,8 +70,12 @@ export class EditorBinder implements IDisposable {
     );
     this._editors.widgetAdded.connect(schedule);
     const unkeep = this._keepBoundBreakpoints();
+    const unfind = options.sources
+      ? alsoFind(options.sources, params => this._found(params.source))
+      : () => undefined;
     this._disconnect = () => {
       unkeep();
+      unfind();
       this._service.sessionChanged.disconnect(schedule);
       this._service.eventMessage.disconnect(schedule);
       this._service.model.breakpoints.restored.disconnect(schedule);
@@ -108,7 +123,11 @@ export class EditorBinder implements IDisposable {
       this._unbindAll();
       return;
     }
-    const serverRoot = this._serverRoot();
+    const serverRoot = this._serverRoot({
+      home: model.home,
+      cwd: model.cwd,
+      notebookPath: session?.connection?.path || null
+    });
     this._editors.forEach(widget => {
       this._watch(widget);
       if (!widget.context.isReady) {
@@ -126,19 +145,7 @@ export class EditorBinder implements IDisposable {
       }
       this._unbind(widget);
       if (path !== null) {
-        this._bindings.set(widget, {
-          path,
-          handler: new Debugger.EditorHandler({
-            debuggerService: this._service,
-            editorReady: async () => {
-              await widget.context.ready;
-              return widget.content.editor;
-            },
-            getEditor: () => widget.content.editor,
-            path,
-            src: widget.content.model.sharedModel
-          })
-        });
+        this._bind(widget, path);
       }
     });
   }
@@ -216,6 +223,48 @@ export class EditorBinder implements IDisposable {
     widget.disposed.connect(() => this._unbind(widget));
   }
 
+  /**
+   * Give `widget` a gutter for `path`, and close the debugger's read-only
+   * viewers of `path` that opened before: from now on it finds `widget`.
+   */
+  private _bind(widget: EditorWidget, path: string): void {
+    const ready = widget.context.ready.then(() => widget.content.editor);
+    this._bindings.set(widget, {
+      path,
+      handler: new Debugger.EditorHandler({
+        debuggerService: this._service,
+        editorReady: () => ready,
+        getEditor: () => widget.content.editor,
+        path,
+        src: widget.content.model.sharedModel
+      })
+    });
+    // The handler adds its highlight to the editor once `ready` resolves (its
+    // own callback, registered first), and highlights only at the *next*
+    // frame change: show the frame we are stopped at now, after that.
+    void ready.then(() => {
+      if (this._bindings.get(widget)?.path === path) {
+        this._showFrame(null, this._service.model.callstack.frame);
+      }
+    });
+    const viewers = viewersOf(path, this._shell.widgets('main'));
+    if (viewers.length > 0) {
+      viewers.forEach(viewer => viewer.dispose());
+      this._shell.activateById(widget.id);
+    }
+  }
+
+  /** Our editors of `path`, as the debugger's source finder returns editors. */
+  private _found(path: string): IDebugger.ISources.IEditor[] {
+    return Array.from(this._bindings)
+      .filter(([, binding]) => binding.path === path)
+      .map(([widget]) => ({
+        get: () => widget.content.editor,
+        reveal: async () => this._shell.activateById(widget.id),
+        src: widget.content.model.sharedModel
+      }));
+  }
+
   private _unbind(widget: EditorWidget): void {
     const binding = this._bindings.get(widget);
     if (binding) {
@@ -233,7 +282,8 @@ export class EditorBinder implements IDisposable {
   private _service: IDebugger;
   private _editors: IEditorTracker;
   private _targetsFor: (kernelId: string) => TargetListModel | null;
-  private _serverRoot: () => string;
+  private _serverRoot: (place: IKernelPlace) => string;
+  private _shell: IEditorBinderOptions['shell'];
   private _bindings = new Map<EditorWidget, IBinding>();
   private _watched = new WeakSet<EditorWidget>();
   private _key: string | null = null;

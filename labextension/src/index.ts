@@ -15,7 +15,11 @@ import type {
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { PageConfig } from '@jupyterlab/coreutils';
-import { IDebugger, IDebuggerHandler } from '@jupyterlab/debugger';
+import {
+  IDebugger,
+  IDebuggerHandler,
+  IDebuggerSources
+} from '@jupyterlab/debugger';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { IEditorTracker } from '@jupyterlab/fileeditor';
 import { INotebookTracker } from '@jupyterlab/notebook';
@@ -61,7 +65,8 @@ async function activate(
   docManager: IDocumentManager | null,
   restorer: ILayoutRestorer | null,
   registry: ISettingRegistry | null,
-  palette: ICommandPalette | null
+  palette: ICommandPalette | null,
+  sources: IDebugger.ISources | null
 ): Promise<void> {
   if (!notebooks) {
     return; // no notebooks in this app: nothing to talk to
@@ -87,7 +92,9 @@ async function activate(
           editors,
           targetsFor: kernelId =>
             coordinator?.channelForKernel(kernelId)?.model ?? null,
-          serverRoot: () => serverRootFrom(PageConfig.getOption)
+          serverRoot: place => serverRootFrom(PageConfig.getOption, place),
+          sources,
+          shell: app.shell
         })
       : null;
   control.onChange = () => binder?.schedule();
@@ -125,7 +132,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     IDocumentManager,
     ILayoutRestorer,
     ISettingRegistry,
-    ICommandPalette
+    ICommandPalette,
+    IDebuggerSources
   ],
   activate
 };

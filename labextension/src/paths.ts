@@ -7,7 +7,21 @@
  * absolute path needs the home directory: the kernel may send it (`home` in a
  * `targets` message); otherwise it is guessed from the absolute path being
  * mapped, from the usual home layouts.
+ *
+ * Notebook 7 (in our setup) reports no root at all; the kernel's working
+ * directory (`cwd` in a `targets` message) and the notebook's server-relative
+ * path then give it (`rootFromCwd`).
  */
+
+/** What a kernel and its notebook tell about where the kernel's paths are. */
+export interface IKernelPlace {
+  /** The kernel's home directory, to expand a `~` in the server root. */
+  home: string | null;
+  /** The kernel's working directory. */
+  cwd: string | null;
+  /** The notebook's path relative to the server root (`sub/dir/nb.ipynb`). */
+  notebookPath: string | null;
+}
 
 /** Collapse repeated and trailing slashes; keep `/` itself. */
 export function normalizePath(path: string): string {
@@ -102,10 +116,43 @@ export function toAbsolutePath(
 }
 
 /**
- * The server's root as PageConfig tells it: JupyterLab sets `serverRoot`
- * (`~/work`); Notebook 7 sets only `rootUri` (`file:///home/me/work`).
+ * The server root from the kernel's working directory: JupyterLab and
+ * Notebook 7 start a notebook's kernel in the notebook's directory, so the
+ * root is that directory without the notebook's server-relative directory
+ * (cwd `/srv/work/sub/dir` for `sub/dir/nb.ipynb`: `/srv/work`). Empty when
+ * they do not fit together (the notebook's code changed directory).
  */
-export function serverRootFrom(option: (name: string) => string): string {
+export function rootFromCwd(
+  cwd: string | null,
+  notebookPath: string | null
+): string {
+  if (!cwd?.startsWith('/') || !notebookPath) {
+    return '';
+  }
+  const dir = normalizePath(notebookPath)
+    .replace(/^\//, '')
+    .split('/')
+    .slice(0, -1)
+    .join('/');
+  const abs = normalizePath(cwd);
+  if (dir === '') {
+    return abs;
+  }
+  if (abs === '/' + dir) {
+    return '/';
+  }
+  return abs.endsWith('/' + dir) ? abs.slice(0, -dir.length - 1) : '';
+}
+
+/**
+ * The server's root as PageConfig tells it: JupyterLab sets `serverRoot`
+ * (`~/work`); Notebook 7 may set only `rootUri` (`file:///home/me/work`), or
+ * neither: then it comes from `place` (`rootFromCwd`).
+ */
+export function serverRootFrom(
+  option: (name: string) => string,
+  place: Pick<IKernelPlace, 'cwd' | 'notebookPath'>
+): string {
   const serverRoot = option('serverRoot');
   if (serverRoot) {
     return serverRoot;
@@ -119,5 +166,5 @@ export function serverRootFrom(option: (name: string) => string): string {
       return path || '/';
     }
   }
-  return '';
+  return rootFromCwd(place.cwd, place.notebookPath);
 }

@@ -43,7 +43,37 @@ export function protocolMismatchText(kernelProtocol: number): string {
   );
 }
 
-export type TargetState = 'waiting' | 'attached' | 'lost' | 'done';
+/**
+ * A target's lifecycle state, as the kernel computes it (the schema's
+ * `target.state` describes each); the frontend only shows it.
+ */
+export type TargetState =
+  | 'waiting'
+  | 'attached'
+  | 'running'
+  | 'paused'
+  | 'post-mortem'
+  | 'detached'
+  | 'timed out'
+  | 'completed'
+  | 'failed'
+  | 'canceled'
+  | 'lost';
+
+/** Every state (checked against the schema's enum in tests). */
+export const TARGET_STATES: ReadonlyArray<TargetState> = [
+  'waiting',
+  'attached',
+  'running',
+  'paused',
+  'post-mortem',
+  'detached',
+  'timed out',
+  'completed',
+  'failed',
+  'canceled',
+  'lost'
+];
 
 export interface ITarget {
   id: string;
@@ -57,6 +87,11 @@ export interface ITarget {
   remote_root: string | null;
   /** Absolute local path of the step script / score.py. */
   script: string | null;
+  /** One line to show with the state (where it stopped, the exception...). */
+  detail: string | null;
+  /** Whether Attach applies now: the kernel decides, the buttons follow. */
+  can_attach: boolean;
+  can_detach: boolean;
 }
 
 export interface ITargetsMessage {
@@ -66,6 +101,8 @@ export interface ITargetsMessage {
   now?: number;
   /** Kernel home directory, to expand `~` in the server root. */
   home?: string | null;
+  /** The kernel's working directory, to find the server root without page config. */
+  cwd?: string | null;
   /** The kernel's comm protocol (missing: 1). */
   protocol?: number;
 }
@@ -77,9 +114,12 @@ export interface IAttachedMessage {
   line: number | null;
 }
 
+export type DetachReason = 'user' | 'ended' | 'lost';
+
 export interface IDetachedMessage {
   type: 'detached';
   target: string;
+  reason?: DetachReason;
 }
 
 export type ProblemKind =
@@ -87,7 +127,8 @@ export type ProblemKind =
   | 'unreachable'
   | 'remote_gone'
   | 'deadline_soon'
-  | 'protocol_mismatch';
+  | 'protocol_mismatch'
+  | 'ended';
 
 export interface IProblemMessage {
   type: 'problem';
@@ -117,6 +158,27 @@ export const FRONTEND_MESSAGE_TYPES: ReadonlyArray<FrontendMessage['type']> = [
   'attach',
   'detach'
 ];
+
+/**
+ * The kernel's custom `debug_request` commands (the schema's
+ * `x-debug-requests`): attach and detach on the control channel, which the
+ * kernel answers even while a cell runs (comm messages wait behind it).
+ */
+export type DebugCommand = 'amldebugAttach' | 'amldebugDetach';
+
+/** Every custom debug command (checked against the schema in tests). */
+export const DEBUG_COMMANDS: ReadonlyArray<DebugCommand> = [
+  'amldebugAttach',
+  'amldebugDetach'
+];
+
+/** The DAP response the kernel answers a custom debug command with. */
+export interface IDebugReply {
+  success: boolean;
+  /** One line saying why, when it failed. */
+  message?: string;
+  body?: { text?: string };
+}
 
 /** The schema object itself (for tests and diagnostics). */
 export const COMM_SCHEMA: Readonly<Record<string, unknown>> = schema;
@@ -175,23 +237,26 @@ export function checkFrontendMessage(
 }
 
 /**
- * A `targets` message the schema rejects but that names another protocol
+ * A `targets` message the schema rejects but that comes from another protocol
  * (a kernel whose messages changed shape), as an empty snapshot of that
  * protocol: its targets cannot be read, but its protocol is what the user
- * needs to hear about. Null for anything else.
+ * needs to hear about. A list of targets naming no protocol comes from
+ * protocol 1 (whose targets lack `can_attach`). Null for anything else.
  */
 export function foreignSnapshot(data: unknown): ITargetsMessage | null {
   if (typeof data !== 'object' || data === null) {
     return null;
   }
-  const { type, protocol } = data as Record<string, unknown>;
+  const { type, targets, protocol } = data as Record<string, unknown>;
+  const version =
+    protocol === undefined && Array.isArray(targets) ? 1 : protocol;
   if (
     type !== 'targets' ||
-    typeof protocol !== 'number' ||
-    !Number.isInteger(protocol) ||
-    protocol === PROTOCOL_VERSION
+    typeof version !== 'number' ||
+    !Number.isInteger(version) ||
+    version === PROTOCOL_VERSION
   ) {
     return null;
   }
-  return { type: 'targets', targets: [], protocol };
+  return { type: 'targets', targets: [], protocol: version };
 }

@@ -1,8 +1,14 @@
 /**
  * Rendering of the targets list: plain DOM from rows, so it can be tested in
  * jsdom without JupyterLab. Stable hooks for UI tests:
- * `data-amldebug-target=<id>`, `data-amldebug-state=<state>`, buttons with
- * the text "Attach" / "Detach" and `data-amldebug-action`.
+ * `data-amldebug-target=<id>`, `data-amldebug-state=<state>`,
+ * `data-amldebug-detail=<detail>`, buttons with the text "Attach" / "Detach"
+ * and `data-amldebug-action`.
+ *
+ * A row: the label and the state's badge, the kernel's detail under them,
+ * the address and the countdown, the buttons. Label and detail keep to one
+ * line each in a narrow sidebar (style/index.css cuts them with an ellipsis),
+ * so their full text is also their tooltip.
  */
 import { formatCountdown } from './targets';
 import type { ITargetRow } from './targets';
@@ -17,6 +23,7 @@ export const CSS = {
   row: 'jp-amldebug-target',
   label: 'jp-amldebug-target-label',
   state: 'jp-amldebug-target-state',
+  detail: 'jp-amldebug-target-detail',
   address: 'jp-amldebug-target-address',
   countdown: 'jp-amldebug-target-countdown',
   button: 'jp-amldebug-target-button',
@@ -27,6 +34,13 @@ function span(className: string, text: string): HTMLSpanElement {
   const el = document.createElement('span');
   el.className = className;
   el.textContent = text;
+  return el;
+}
+
+/** A span that may be cut to one line: the tooltip shows all of it. */
+function line(className: string, text: string): HTMLSpanElement {
+  const el = span(className, text);
+  el.title = text;
   return el;
 }
 
@@ -49,7 +63,15 @@ function button(
 function structure(rows: ReadonlyArray<ITargetRow>, emptyText: string): string {
   return JSON.stringify([
     emptyText,
-    rows.map(r => [r.id, r.label, r.state, r.address, r.canAttach, r.canDetach])
+    rows.map(r => [
+      r.id,
+      r.label,
+      r.state,
+      r.detail,
+      r.address,
+      r.canAttach,
+      r.canDetach
+    ])
   ]);
 }
 
@@ -88,8 +110,13 @@ export function renderTargets(
     item.className = CSS.row;
     item.dataset.amldebugTarget = row.id;
     item.dataset.amldebugState = row.state;
-    item.appendChild(span(CSS.label, row.label));
+    item.appendChild(line(CSS.label, row.label));
     item.appendChild(span(CSS.state, row.state));
+    if (row.detail !== null) {
+      const detail = line(CSS.detail, row.detail);
+      detail.dataset.amldebugDetail = row.detail;
+      item.appendChild(detail);
+    }
     item.appendChild(span(CSS.address, row.address ?? ''));
     item.appendChild(span(CSS.countdown, formatCountdown(row.secondsLeft)));
     item.appendChild(

@@ -1,15 +1,25 @@
 /**
  * The debug targets one kernel announced, as the sidebar shows them.
  *
- * Pure state: the kernel's `targets` snapshot is authoritative; `attached` /
+ * Pure state: the kernel's `targets` snapshot is authoritative, down to each
+ * target's state, detail and which of Attach / Detach applies; `attached` /
  * `detached` update it at once so the buttons react before the next snapshot.
  * Time is passed in (epoch seconds, browser clock) so tests control it.
  * A kernel that speaks another comm protocol offers nothing to attach to.
  */
 import { PROTOCOL_VERSION, protocolMismatchText } from './protocol';
-import type { ITarget, KernelMessage, TargetState } from './protocol';
+import type {
+  DetachReason,
+  ITarget,
+  KernelMessage,
+  TargetState
+} from './protocol';
 
-/** What a row shows: the kernel's state, or `expired` once the deadline passed while waiting. */
+/**
+ * What a row shows: the kernel's state, or `expired` for a waiting target
+ * whose deadline passed before the kernel's next snapshot says what became of
+ * it (the kernel still decides whether Attach applies).
+ */
 export type DisplayState = TargetState | 'expired';
 
 export interface ITargetRow {
@@ -17,11 +27,33 @@ export interface ITargetRow {
   label: string;
   address: string | null;
   state: DisplayState;
-  /** Whole seconds left until the deadline (never negative), or null if none. */
+  /** The kernel's one line about the state, or null. */
+  detail: string | null;
+  /** Whole seconds left until the deadline (never negative), or null if none is counting. */
   secondsLeft: number | null;
   canAttach: boolean;
   canDetach: boolean;
 }
+
+/** What `attached` / `detached` change until the next snapshot. */
+type TargetPatch = Partial<
+  Pick<ITarget, 'state' | 'detail' | 'can_attach' | 'can_detach'>
+>;
+
+const ATTACHED: TargetPatch = {
+  state: 'attached',
+  detail: null,
+  can_attach: false,
+  can_detach: true
+};
+const DETACHED: TargetPatch = {
+  state: 'detached',
+  detail: null,
+  can_attach: true,
+  can_detach: false
+};
+/** Ended under the debugger: its final state comes with the next snapshot. */
+const ENDED: TargetPatch = { can_attach: false, can_detach: false };
 
 export class TargetListModel {
   /** Current targets, in the kernel's order. */
@@ -32,6 +64,11 @@ export class TargetListModel {
   /** Kernel home directory, when the kernel reported it. */
   get home(): string | null {
     return this._home;
+  }
+
+  /** Kernel working directory, when the kernel reported it. */
+  get cwd(): string | null {
+    return this._cwd;
   }
 
   /** The comm protocol of the kernel's last snapshot (1 if it named none), null before one. */
@@ -66,12 +103,15 @@ export class TargetListModel {
         if (message.home !== undefined) {
           this._home = message.home;
         }
+        if (message.cwd !== undefined) {
+          this._cwd = message.cwd;
+        }
         this._protocol = message.protocol ?? 1;
         return true;
       case 'attached':
-        return this._setState(message.target, 'attached', true);
+        return this._onAttached(message.target);
       case 'detached':
-        return this._setState(message.target, 'waiting', false);
+        return this._onDetached(message.target, message.reason);
       default:
         return false;
     }
@@ -81,6 +121,7 @@ export class TargetListModel {
   clear(): void {
     this._targets = [];
     this._home = null;
+    this._cwd = null;
     this._offset = 0;
     this._protocol = null;
   }
@@ -89,64 +130,86 @@ export class TargetListModel {
   rows(nowSeconds: number): ITargetRow[] {
     const kernelNow = nowSeconds + this._offset;
     const compatible = this.mismatch === null;
-    const anyAttached = this._targets.some(t => t.state === 'attached');
     return this._targets.map(t => {
       const left = t.deadline === null ? null : t.deadline - kernelNow;
-      const secondsLeft = left === null ? null : Math.max(0, Math.ceil(left));
+      const counting = left !== null && waitsForDebugger(t);
       const expired = t.state === 'waiting' && left !== null && left <= 0;
-      const state: DisplayState = expired ? 'expired' : t.state;
       return {
         id: t.id,
         label: t.label,
         address: t.address,
-        state,
-        secondsLeft: t.state === 'waiting' ? secondsLeft : null,
-        canAttach:
-          compatible &&
-          !anyAttached &&
-          (state === 'waiting' || state === 'lost') &&
-          t.address !== null,
-        canDetach: compatible && t.state === 'attached'
+        state: expired ? 'expired' : t.state,
+        detail: t.detail,
+        secondsLeft: counting ? Math.max(0, Math.ceil(left)) : null,
+        canAttach: compatible && t.can_attach,
+        canDetach: compatible && t.can_detach
       };
     });
   }
 
-  /** The target to attach to when none is named: the first waiting one, else the first lost one. */
+  /**
+   * The target to attach to when none is named: the first attachable one that
+   * waits for a debugger (waiting, or stopped post-mortem), else the first
+   * attachable one.
+   */
   firstAttachable(nowSeconds: number): ITargetRow | null {
     const rows = this.rows(nowSeconds).filter(r => r.canAttach);
-    return rows.find(r => r.state === 'waiting') ?? rows[0] ?? null;
+    return (
+      rows.find(r => r.state === 'waiting' || r.state === 'post-mortem') ??
+      rows[0] ??
+      null
+    );
   }
 
-  /**
-   * `attached`: the named target becomes attached and any other attached one
-   * falls back to waiting (the kernel debugs one remote at a time).
-   * `detached`: the named target goes back to waiting until the next snapshot
-   * says otherwise.
-   */
-  private _setState(
-    id: string,
-    state: TargetState,
-    exclusive: boolean
-  ): boolean {
+  /** The kernel debugs this target now, and no other: it debugs one remote at a time. */
+  private _onAttached(id: string): boolean {
+    return this._patch(t =>
+      t.id === id ? ATTACHED : t.can_detach ? DETACHED : null
+    );
+  }
+
+  /** The kernel let go of this target; one that ended cannot be attached again. */
+  private _onDetached(id: string, reason: DetachReason | undefined): boolean {
+    return this._patch(t =>
+      t.id !== id ? null : reason === 'ended' ? ENDED : DETACHED
+    );
+  }
+
+  /** Apply `patchOf(target)` to every target; true if any changed. */
+  private _patch(patchOf: (target: ITarget) => TargetPatch | null): boolean {
     let changed = false;
     this._targets = this._targets.map(t => {
-      if (t.id === id && t.state !== state) {
-        changed = true;
-        return { ...t, state };
+      const patch = patchOf(t);
+      const differs =
+        patch !== null &&
+        (Object.keys(patch) as Array<keyof TargetPatch>).some(
+          key => t[key] !== patch[key]
+        );
+      if (!differs) {
+        return t;
       }
-      if (exclusive && t.id !== id && t.state === 'attached') {
-        changed = true;
-        return { ...t, state: 'waiting' };
-      }
-      return t;
+      changed = true;
+      return { ...t, ...patch };
     });
     return changed;
   }
 
   private _targets: ITarget[] = [];
   private _home: string | null = null;
+  private _cwd: string | null = null;
   private _offset = 0;
   private _protocol: number | null = null;
+}
+
+/**
+ * Whether a deadline counts down for `target`: the remote waits for a
+ * debugger until then (waiting, or post-mortem before anyone attached).
+ */
+function waitsForDebugger(target: ITarget): boolean {
+  return (
+    target.state === 'waiting' ||
+    (target.state === 'post-mortem' && target.can_attach)
+  );
 }
 
 /** `90` -> `1:30`, `3700` -> `1:01:40`; null -> empty. */

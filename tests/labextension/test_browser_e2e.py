@@ -315,8 +315,8 @@ def test_attach_from_the_panel_and_stop_at_a_file_editor_breakpoint(lab_server: 
     artifacts.snap("panel-waiting")
 
     row.get_by_role("button", name="Attach").click()
-    expect(target_row(page, "train", "attached")).to_be_visible()
     wait_stopped_in(page, "train.py", timeout=60_000)  # the debugger turned itself on: stop-on-entry
+    expect(target_row(page, "train", "paused")).to_be_visible()
     editor = show_file_editor(page, "train.py")  # opened by the extension at attach
     artifacts.snap("attached-stopped-at-entry")
 
@@ -332,7 +332,7 @@ def test_attach_from_the_panel_and_stop_at_a_file_editor_breakpoint(lab_server: 
     expect(variables).to_contain_text(re.compile(r"\bw\b"), use_inner_text=True)
     artifacts.snap("stopped-at-breakpoint")
 
-    remove_all_breakpoints_and_run_to_the_end(page, target_row(page, "train", "done"))
+    remove_all_breakpoints_and_run_to_the_end(page, target_row(page, "train", "completed"))
     show_notebook(page)
     wait_cell = run_cell(page, code_cell(page, "run.wait()"))
     expect(wait_cell.locator(".jp-OutputArea-output")).to_contain_text("'Completed'")
@@ -362,12 +362,12 @@ def test_notebook_7_lists_targets_and_attaches(notebook7_server: Lab, page: Any,
     expect(row).to_be_visible(timeout=60_000)
     artifacts.snap("notebook7-panel-waiting")
     row.get_by_role("button", name="Attach").click()
-    expect(target_row(page, "train", "attached")).to_be_visible()
     view_menu(page, "Debugger Panel")
     wait_stopped_in(page, "train.py", timeout=60_000)  # the debugger turned itself on: stop-on-entry
+    expect(target_row(page, "train", "paused")).to_be_visible()
     artifacts.snap("notebook7-stopped-at-entry")
     continue_(page)
-    expect(target_row(page, "train", "done")).to_be_visible(timeout=60_000)
+    expect(target_row(page, "train", "completed")).to_be_visible(timeout=60_000)
     assert_no_extension_errors(artifacts)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import textwrap
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator
+from typing import Any, Callable, Dict, Iterator, Tuple
 
 import jsonschema
 import pytest
@@ -104,17 +104,22 @@ def test_one_lifecycle_from_waiting_to_completed(lab: LabFrontend, tmp_path: Pat
     assert status["status"] == "ok"
 
 
-def test_a_crash_under_the_debugger_is_never_silent(lab: LabFrontend, tmp_path: Path) -> None:
+def submit_crash(lab: LabFrontend, tmp_path: Path, options: str = "") -> Tuple[Path, Dict[str, Any]]:
     crash = write(tmp_path / "proj" / "crash" / "crash.py", "x = 1\nraise KeyError('no column named price')\n")
     code = textwrap.dedent(f"""
         from amldebug_jupyter import Pipeline, Step
         pipeline = Pipeline("p", [Step("crash", "crash.py", {str(crash.parent)!r})])
-        run = %aml_debug pipeline submit pipeline --debug crash --timeout 60 --attach auto --no-panel
+        run = %aml_debug pipeline submit pipeline --debug crash --timeout 60 --attach auto --no-panel {options}
     """)
     lab.open_comm("amldebug", {"type": "hello"})
     assert lab.execute(code)["status"] == "ok", lab.output()
     attached = lab.wait_comm(of_type("attached"))
     lab.toggle_on()
+    return crash, attached
+
+
+def test_a_crash_under_the_debugger_is_never_silent(lab: LabFrontend, tmp_path: Path) -> None:
+    crash, attached = submit_crash(lab, tmp_path)
     stop = lab.stopped_frame()  # stop on entry: the user set no breakpoint
     assert stop["frame"]["source"]["path"] == str(crash)
     trace = lab.request("stackTrace", {"threadId": stop["thread"]})["body"]["stackFrames"]
@@ -123,6 +128,20 @@ def test_a_crash_under_the_debugger_is_never_silent(lab: LabFrontend, tmp_path: 
     ended = lab.wait_comm(of_type("problem", kind="ended", target=attached["target"]), timeout=30)
     assert ended["message"] == "Step 'crash' failed: KeyError: 'no column named price'", ended
     lab.wait_comm(the_target("failed", detail="KeyError: 'no column named price'"), timeout=30)
+
+
+def test_post_mortem_stops_at_the_crash_and_shows_the_exception(lab: LabFrontend, tmp_path: Path) -> None:
+    crash, attached = submit_crash(lab, tmp_path, "--post-mortem")
+    lab.request("continue", {"threadId": lab.stopped_frame()["thread"]})  # past the stop on entry
+    stop = lab.stopped_frame()
+    assert stop["event"]["body"]["reason"] == "exception"
+    assert (stop["frame"]["source"]["path"], stop["frame"]["line"]) == (str(crash), 2)
+    info = lab.request("exceptionInfo", {"threadId": stop["thread"]})["body"]
+    assert info["exceptionId"] == "KeyError" and "no column named price" in info["description"]
+    lab.wait_comm(the_target("post-mortem", detail="KeyError: 'no column named price' (at crash.py:2)"))
+    lab.request("continue", {"threadId": stop["thread"]})
+    lab.wait_comm(of_type("problem", kind="ended", target=attached["target"]), timeout=30)
+    lab.wait_comm(the_target("failed"), timeout=30)
 
 
 def test_problems_become_notifications(lab: LabFrontend, tmp_path: Path) -> None:

@@ -114,6 +114,11 @@ class LabFrontend:
                 )
             self.pump(0.05)
 
+    def forget_comms(self) -> None:
+        """Leave what the kernel said so far unclaimed for good (e.g. an old kernel's snapshots)."""
+        self.pump(0.1)
+        self._claimed.update(("comm", i) for i in range(len(self.comm_messages)))
+
     def output(self) -> str:
         self.pump(0.1)
         return "".join(self.streams)

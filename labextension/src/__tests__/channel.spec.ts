@@ -1,6 +1,7 @@
 import { Signal } from '@lumino/signaling';
 import { KernelChannel } from '../channel';
 import type { IKernelSource, KernelLike } from '../channel';
+import { PROTOCOL_VERSION } from '../protocol';
 import { target } from './fixtures';
 
 type Data = Record<string, unknown>;
@@ -88,7 +89,25 @@ function setup(kernel: FakeKernel | null = new FakeKernel('k1')) {
   return { source, channel, changes, received };
 }
 
-const snapshot = { type: 'targets', targets: [target()] };
+const snapshot = {
+  type: 'targets',
+  targets: [target()],
+  protocol: PROTOCOL_VERSION
+};
+
+type DebugContent = { seq: number; command: string; arguments: unknown };
+
+/** A kernel that answers debug requests on the control channel with `answer`. */
+class ControlKernel extends FakeKernel {
+  requests: DebugContent[] = [];
+  answer: (content: DebugContent) => Promise<unknown> = async () => ({
+    content: { success: true, body: { text: 'ok' } }
+  });
+  requestDebug(content: DebugContent) {
+    this.requests.push(content);
+    return { done: this.answer(content) };
+  }
+}
 
 describe('KernelChannel', () => {
   it('registers the target and says hello on connect', () => {
@@ -96,7 +115,9 @@ describe('KernelChannel', () => {
     const { channel } = setup(kernel);
     expect(kernel.targets.has('amldebug')).toBe(true);
     expect(kernel.comms).toHaveLength(1);
-    expect(kernel.comms[0].opened).toEqual([{ type: 'hello', protocol: 1 }]);
+    expect(kernel.comms[0].opened).toEqual([
+      { type: 'hello', protocol: PROTOCOL_VERSION }
+    ]);
     expect(channel.isOpen).toBe(true);
   });
 
@@ -117,6 +138,9 @@ describe('KernelChannel', () => {
     expect(channel.send({ type: 'detach' })).toBe(false);
     const comm = kernel.openFromKernel(snapshot);
     expect(received).toEqual(['targets']);
+    // hello on it: the kernel answers with a fresh snapshot (nothing it sent meanwhile is lost)
+    expect(comm.sent).toEqual([{ type: 'hello', protocol: PROTOCOL_VERSION }]);
+    comm.sent = [];
     comm.reply({
       type: 'attached',
       target: 'run1/train',
@@ -140,8 +164,9 @@ describe('KernelChannel', () => {
     expect(channel.isOpen).toBe(true);
     expect(received).toEqual(['targets', 'targets']);
     channel.send({ type: 'detach' });
-    expect(first.sent).toEqual([]);
-    expect(second.sent).toEqual([{ type: 'detach' }]);
+    const greeting = { type: 'hello', protocol: PROTOCOL_VERSION };
+    expect(first.sent).toEqual([greeting]);
+    expect(second.sent).toEqual([greeting, { type: 'detach' }]);
   });
 
   it('ignores invalid messages and refuses to send invalid ones', () => {
@@ -175,6 +200,28 @@ describe('KernelChannel', () => {
     expect(changes).toEqual([0, 0]);
   });
 
+  it('reads a protocol-1 snapshot as a mismatch, not as targets', () => {
+    const kernel = new FakeKernel('k1');
+    const { channel, received } = setup(kernel);
+    const warn = jest
+      .spyOn(console, 'warn')
+      .mockImplementation(() => undefined);
+    const { id, label, address, deadline, script } = target();
+    kernel.comms[0].reply({
+      type: 'targets',
+      targets: [
+        { id, label, state: 'done', address, deadline, script },
+        { id: 'b', label, state: 'waiting', address, deadline, script }
+      ]
+    });
+    expect(received).toEqual(['targets']);
+    expect(channel.model.targets).toEqual([]);
+    expect(channel.model.kernelProtocol).toBe(1);
+    expect(channel.model.mismatch).toContain('speaks comm protocol 1,');
+    expect(warn).not.toHaveBeenCalled();
+    warn.mockRestore();
+  });
+
   it('starts over after a restart: clears targets, says hello again once idle', () => {
     const kernel = new FakeKernel('k1');
     const { channel, changes } = setup(kernel);
@@ -187,7 +234,9 @@ describe('KernelChannel', () => {
     expect(kernel.comms).toHaveLength(1);
     kernel.statusChanged.emit('idle');
     expect(kernel.comms).toHaveLength(2);
-    expect(kernel.comms[1].opened).toEqual([{ type: 'hello', protocol: 1 }]);
+    expect(kernel.comms[1].opened).toEqual([
+      { type: 'hello', protocol: PROTOCOL_VERSION }
+    ]);
     kernel.statusChanged.emit('idle');
     expect(kernel.comms).toHaveLength(2);
     expect(kernel.targets.has('amldebug')).toBe(true);
@@ -201,7 +250,9 @@ describe('KernelChannel', () => {
     source.setKernel(second);
     expect(first.targets.has('amldebug')).toBe(false);
     expect(second.targets.has('amldebug')).toBe(true);
-    expect(second.comms[0].opened).toEqual([{ type: 'hello', protocol: 1 }]);
+    expect(second.comms[0].opened).toEqual([
+      { type: 'hello', protocol: PROTOCOL_VERSION }
+    ]);
     expect(channel.model.targets).toEqual([]);
     expect(channel.kernel?.id).toBe('k2');
   });
@@ -212,6 +263,50 @@ describe('KernelChannel', () => {
     const kernel = new FakeKernel('k3');
     source.setKernel(kernel);
     expect(kernel.comms).toHaveLength(1);
+  });
+
+  it('sends debug requests on the control channel and gives their replies', async () => {
+    const kernel = new ControlKernel('k1');
+    const { channel } = setup(kernel);
+    const attach = channel.requestDebug('amldebugAttach', { target: 'r/t' });
+    await expect(attach).resolves.toEqual({
+      success: true,
+      body: { text: 'ok' }
+    });
+    kernel.answer = async () => ({
+      content: { success: false, message: 'It ended.', body: {} }
+    });
+    await expect(channel.requestDebug('amldebugDetach', {})).resolves.toEqual({
+      success: false,
+      message: 'It ended.',
+      body: {}
+    });
+    expect(kernel.requests).toEqual([
+      {
+        seq: 1,
+        type: 'request',
+        command: 'amldebugAttach',
+        arguments: { target: 'r/t' }
+      },
+      { seq: 2, type: 'request', command: 'amldebugDetach', arguments: {} }
+    ]);
+    expect(kernel.comms[0].sent).toEqual([]); // not on the comm
+  });
+
+  it('rejects a debug request the kernel connection cannot send', async () => {
+    const kernel = new ControlKernel('k1');
+    kernel.requestDebug = () => {
+      throw new Error('Kernel is dead');
+    };
+    const { channel } = setup(kernel);
+    await expect(channel.requestDebug('amldebugDetach', {})).rejects.toThrow(
+      'Kernel is dead'
+    );
+  });
+
+  it('has no debug requests without a kernel or its requestDebug', () => {
+    expect(setup().channel.requestDebug('amldebugDetach', {})).toBeNull();
+    expect(setup(null).channel.requestDebug('amldebugDetach', {})).toBeNull();
   });
 
   it('unregisters on dispose', () => {

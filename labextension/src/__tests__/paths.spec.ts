@@ -3,6 +3,7 @@ import {
   guessHome,
   isUnder,
   normalizePath,
+  rootFromCwd,
   serverRootFrom,
   toAbsolutePath,
   toServerPath
@@ -117,26 +118,57 @@ describe('toAbsolutePath', () => {
   });
 });
 
+describe('rootFromCwd', () => {
+  it.each([
+    ['/home/u/work/sub/dir', 'sub/dir/nb.ipynb', '/home/u/work'],
+    ['/home/u/work/sub/dir/', 'sub/dir/nb.ipynb', '/home/u/work'],
+    ['/home/u/work', 'nb.ipynb', '/home/u/work'],
+    ['/home/u/work', '/nb.ipynb', '/home/u/work'],
+    ['/sub', 'sub/nb.ipynb', '/'],
+    ['/', 'nb.ipynb', '/']
+  ])('cwd %s, notebook %s -> %s', (cwd, notebook, root) => {
+    expect(rootFromCwd(cwd, notebook)).toBe(root);
+  });
+
+  it('is empty when the cwd is not the notebook directory, or unknown', () => {
+    expect(rootFromCwd('/home/u/elsewhere', 'sub/nb.ipynb')).toBe('');
+    expect(rootFromCwd('/home/u/xsub', 'sub/nb.ipynb')).toBe('');
+    expect(rootFromCwd(null, 'nb.ipynb')).toBe('');
+    expect(rootFromCwd('relative/dir', 'nb.ipynb')).toBe('');
+    expect(rootFromCwd('/home/u', null)).toBe('');
+    expect(rootFromCwd('/home/u', '')).toBe('');
+  });
+});
+
 describe('serverRootFrom', () => {
   const options =
     (values: Record<string, string>) =>
     (name: string): string =>
       values[name] ?? '';
+  const nowhere = { cwd: null, notebookPath: null };
+  const kernel = { cwd: '/srv/work/sub', notebookPath: 'sub/nb.ipynb' };
   it("takes JupyterLab's serverRoot", () => {
     expect(
-      serverRootFrom(options({ serverRoot: '~/work', rootUri: 'x' }))
+      serverRootFrom(options({ serverRoot: '~/work', rootUri: 'x' }), kernel)
     ).toBe('~/work');
   });
   it("falls back to Notebook 7's rootUri", () => {
-    expect(serverRootFrom(options({ rootUri: 'file:///tmp/my%20work' }))).toBe(
-      '/tmp/my work'
-    );
-    expect(serverRootFrom(options({ rootUri: 'file://host/srv' }))).toBe(
-      '/srv'
-    );
-    expect(serverRootFrom(options({ rootUri: 'file:///' }))).toBe('/');
+    expect(
+      serverRootFrom(options({ rootUri: 'file:///tmp/my%20work' }), kernel)
+    ).toBe('/tmp/my work');
+    expect(
+      serverRootFrom(options({ rootUri: 'file://host/srv' }), nowhere)
+    ).toBe('/srv');
+    expect(serverRootFrom(options({ rootUri: 'file:///' }), nowhere)).toBe('/');
   });
-  it('is empty when neither is set', () => {
-    expect(serverRootFrom(options({}))).toBe('');
+  it("falls back to the kernel's cwd when neither is set", () => {
+    expect(serverRootFrom(options({}), kernel)).toBe('/srv/work');
+    expect(serverRootFrom(options({}), nowhere)).toBe('');
+  });
+  it('maps a script under the root it found', () => {
+    const root = serverRootFrom(options({}), kernel);
+    expect(toServerPath('/srv/work/steps/train.py', root)).toBe(
+      'steps/train.py'
+    );
   });
 });

@@ -1,15 +1,24 @@
 import {
   COMM_SCHEMA,
   COMM_TARGET,
+  DEBUG_COMMANDS,
   FRONTEND_MESSAGE_TYPES,
   KERNEL_MESSAGE_TYPES,
   PROTOCOL_VERSION,
   checkFrontendMessage,
   foreignSnapshot,
   parseKernelMessage,
-  protocolMismatchText
+  protocolMismatchText,
+  TARGET_STATES
 } from '../protocol';
 import { target } from './fixtures';
+
+/** `target()` without some of its fields (as an older kernel sends it). */
+function targetWithout(...keys: string[]): Record<string, unknown> {
+  const t: Record<string, unknown> = { ...target() };
+  keys.forEach(key => delete t[key]);
+  return t;
+}
 
 /** The `type` const of every message a `$defs/<name>` oneOf refers to. */
 function messageTypes(name: string): string[] {
@@ -33,6 +42,19 @@ describe('comm schema and TypeScript agree', () => {
     expect(messageTypes('frontend_message').sort()).toEqual(
       [...FRONTEND_MESSAGE_TYPES].sort()
     );
+  });
+
+  it('lists the same target states', () => {
+    const defs = COMM_SCHEMA.$defs as Record<string, Record<string, unknown>>;
+    const props = defs.target.properties as Record<string, { enum?: string[] }>;
+    expect(props.state.enum).toEqual([...TARGET_STATES]);
+  });
+
+  it('names the same custom debug requests', () => {
+    const requests = COMM_SCHEMA['x-debug-requests'] as Record<string, unknown>;
+    expect(Object.keys(requests).filter(k => k !== 'description')).toEqual([
+      ...DEBUG_COMMANDS
+    ]);
   });
 });
 
@@ -66,6 +88,18 @@ describe('foreignSnapshot', () => {
     });
   });
 
+  it('takes a snapshot naming no protocol for protocol 1', () => {
+    // A protocol-1 kernel: state "done", no detail / can_attach / can_detach.
+    const old = targetWithout('detail', 'can_attach', 'can_detach');
+    const data = { type: 'targets', targets: [{ ...old, state: 'done' }] };
+    expect(parseKernelMessage(data).ok).toBe(false);
+    expect(foreignSnapshot(data)).toEqual({
+      type: 'targets',
+      targets: [],
+      protocol: 1
+    });
+  });
+
   it('is null for anything else', () => {
     expect(foreignSnapshot({ type: 'targets', targets: 'x' })).toBeNull();
     expect(
@@ -81,8 +115,16 @@ describe('parseKernelMessage', () => {
   const valid: Array<[string, unknown]> = [
     ['targets snapshot', { type: 'targets', targets: [target()] }],
     [
-      'empty snapshot with clock and home',
-      { type: 'targets', targets: [], now: 5, home: '/root' }
+      'empty snapshot with clock, home and cwd',
+      { type: 'targets', targets: [], now: 5, home: '/root', cwd: '/root/x' }
+    ],
+    [
+      'snapshot of every state',
+      {
+        type: 'targets',
+        targets: TARGET_STATES.map(state => target({ id: state, state })),
+        protocol: 2
+      }
     ],
     [
       'target with nulls',
@@ -94,7 +136,8 @@ describe('parseKernelMessage', () => {
             deadline: null,
             local_root: null,
             remote_root: null,
-            script: null
+            script: null,
+            detail: null
           })
         ]
       }
@@ -108,6 +151,23 @@ describe('parseKernelMessage', () => {
       { type: 'attached', target: 't', script: null, line: null }
     ],
     ['detached', { type: 'detached', target: 't' }],
+    ...(['user', 'ended', 'lost'] as const).map(
+      reason =>
+        [
+          `detached for reason ${reason}`,
+          { type: 'detached', target: 't', reason }
+        ] as [string, unknown]
+    ),
+    [
+      'problem of an ended step',
+      {
+        type: 'problem',
+        kind: 'ended',
+        target: 't',
+        message: 'train failed under the debugger',
+        details: null
+      }
+    ],
     [
       'problem with details',
       {
@@ -141,7 +201,7 @@ describe('parseKernelMessage', () => {
     ],
     [
       'unknown extra field (newer kernel)',
-      { type: 'detached', target: 't', reason: 'user' }
+      { type: 'detached', target: 't', since: 5 }
     ]
   ];
 
@@ -157,9 +217,18 @@ describe('parseKernelMessage', () => {
     ['frontend message', { type: 'hello' }],
     ['targets not an array', { type: 'targets', targets: {} }],
     [
-      'bad state',
-      { type: 'targets', targets: [target({ state: 'running' as never })] }
+      "protocol 1's done state",
+      { type: 'targets', targets: [target({ state: 'done' as never })] }
     ],
+    [
+      'target without can_attach',
+      { type: 'targets', targets: [targetWithout('can_attach')] }
+    ],
+    [
+      'detail as a number',
+      { type: 'targets', targets: [target({ detail: 3 as never })] }
+    ],
+    ['unknown detach reason', { type: 'detached', target: 't', reason: 'x' }],
     [
       'missing target field',
       { type: 'targets', targets: [{ id: 'x', label: 'x', state: 'waiting' }] }

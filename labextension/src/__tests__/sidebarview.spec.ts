@@ -1,4 +1,4 @@
-import { renderTargets } from '../sidebarview';
+import { CSS, renderTargets } from '../sidebarview';
 import type { ITargetRow } from '../targets';
 
 function row(overrides: Partial<ITargetRow> = {}): ITargetRow {
@@ -7,6 +7,7 @@ function row(overrides: Partial<ITargetRow> = {}): ITargetRow {
     label: 'train',
     address: '10.0.0.4:5678',
     state: 'waiting',
+    detail: 'waits for a debugger until 14:32:10',
     secondsLeft: 90,
     canAttach: true,
     canDetach: false,
@@ -68,6 +69,33 @@ describe('renderTargets', () => {
     expect(detach2?.disabled).toBe(false);
   });
 
+  it('shows the detail on a line of its own, full texts in tooltips', () => {
+    const label = 'pipeline-2024-06-01 / a step with a very long name';
+    renderTargets(
+      host,
+      [
+        row({ label, detail: 'ZeroDivisionError: division by zero' }),
+        row({ id: 't2', detail: null })
+      ],
+      actions,
+      ''
+    );
+    const [first, second] = Array.from(
+      host.querySelectorAll<HTMLElement>('[data-amldebug-target]')
+    );
+    const labelEl = first.querySelector<HTMLElement>(`.${CSS.label}`);
+    expect(labelEl?.textContent).toBe(label);
+    expect(labelEl?.title).toBe(label);
+    const detail = first.querySelector<HTMLElement>('[data-amldebug-detail]');
+    expect(detail?.className).toBe(CSS.detail);
+    expect(detail?.textContent).toBe('ZeroDivisionError: division by zero');
+    expect(detail?.title).toBe(detail?.textContent);
+    expect(detail?.dataset.amldebugDetail).toBe(detail?.textContent);
+    // Right under the label and its state badge.
+    expect(detail?.previousElementSibling?.className).toBe(CSS.state);
+    expect(second.querySelector(`.${CSS.detail}`)).toBeNull();
+  });
+
   it('routes button clicks to the actions with the target id', () => {
     renderTargets(host, [row()], actions, '');
     host
@@ -93,5 +121,25 @@ describe('renderTargets', () => {
       host.querySelector<HTMLElement>('[data-amldebug-target]')?.dataset
         .amldebugState
     ).toBe('expired');
+  });
+
+  it('renders again when the detail changes', () => {
+    renderTargets(
+      host,
+      [row({ state: 'paused', secondsLeft: null })],
+      actions,
+      ''
+    );
+    const button = host.querySelector('button');
+    renderTargets(
+      host,
+      [
+        row({ state: 'paused', secondsLeft: null, detail: 'stopped at a.py:3' })
+      ],
+      actions,
+      ''
+    );
+    expect(host.querySelector('button')).not.toBe(button);
+    expect(host.textContent).toContain('stopped at a.py:3');
   });
 });
