@@ -195,13 +195,20 @@ export class DebuggerControl {
       }
       return;
     }
+    if (this._openedElsewhere.has(serverPath)) {
+      return; // Notebook 7 opened it in a browser tab of its own: one is enough
+    }
     const widget: Widget | undefined = this._docManager
       ? this._docManager.openOrReveal(serverPath, 'Editor')
       : await this._app.commands.execute('docmanager:open', {
           path: serverPath,
           factory: 'Editor'
         });
-    if (!isFileEditorWidget(widget)) {
+    if (!isFileEditorWidget(widget) || this._openedInAnotherTab(widget)) {
+      // Notebook 7 opens a file in a new browser tab (its document opener
+      // disposes the widget made here, or returns none); every later attach
+      // would open one more.
+      this._openedElsewhere.add(serverPath);
       return;
     }
     await widget.context.ready;
@@ -213,7 +220,21 @@ export class DebuggerControl {
     }
   }
 
+  /** The editor is not in this page's main area (Notebook 7 showed it in a tab of its own). */
+  private _openedInAnotherTab(widget: Widget): boolean {
+    if (widget.isDisposed) {
+      return true;
+    }
+    for (const shown of this._app.shell.widgets('main')) {
+      if (shown === widget) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   private _app: JupyterFrontEnd;
+  private _openedElsewhere = new Set<string>();
   private _service: IDebugger | null;
   private _handler: IDebugger.IHandler | null;
   private _docManager: IDocumentManager | null;

@@ -115,10 +115,42 @@ def editor_tabs(page: Any, name: str) -> Any:
     return page.locator(".lm-DockPanel .lm-TabBar-tab", has=label)
 
 
+def jupyterlab_breakpoint(page: Any, artifacts: Artifacts, n: int, loop_line: int) -> None:
+    """In the one editor of the script: its stopped line lit, a gutter breakpoint hit, then run to the end."""
+    expect(editor_tabs(page, "train.py")).to_have_count(1)  # one editor, not ours plus the debugger's viewer
+    # The cell's panel is checked before and after (and while paused in Notebook 7, one page): switching
+    # tabs here makes JupyterLab's debugger restore its state, racing the next gutter click.
+    editor = show_file_editor(page, "train.py")
+    highlighted = editor.locator(".jp-DebuggerEditor-highlight")
+    expect(highlighted).to_have_count(1)  # the stopped line, in the one editor of the script
+    expect(highlighted).to_contain_text("import argparse")
+    artifacts.snap(f"session{n}-stopped-at-entry")
+    click_gutter(page, editor, loop_line)
+    listed = debugger_sidebar(page).locator(".jp-DebuggerBreakpoint", has_text="train.py")
+    expect(listed).to_contain_text(str(loop_line))  # the red dot is listed: the breakpoint reached the kernel
+    continue_(page)
+    wait_stopped_in(page, "train.py", loop_line)
+    expect(highlighted).to_contain_text("w -= lr * grad")
+    paused = rows(page, "train", "paused")
+    expect(paused.locator(".jp-amldebug-target-detail")).to_contain_text(f"stopped at train.py:{loop_line}")
+    artifacts.snap(f"session{n}-stopped-at-breakpoint")
+    expect(debugger_sidebar(page).locator(".jp-DebuggerBreakpoint")).to_have_count(1)
+    remove_all_breakpoints_and_run_to_the_end(page, rows(page, "train", "completed").nth(n - 1))
+
+
+def notebook7_stop_and_finish(page: Any, submit: Any, n: int) -> None:
+    """Notebook 7 opens the script in a browser tab of its own, once for all sessions (a file
+    editor there is another page, without this notebook's debugger); the stop is shown here."""
+    editors = [p for p in page.context.pages if p.url.split("?")[0].endswith("/edit/local-pipeline/train/train.py")]
+    assert len(editors) == 1, [p.url for p in page.context.pages]
+    expect(panel_status(submit, "Running · paused")).to_be_visible()
+    expect(submit.locator(".jp-OutputArea-output", has_text="step 'train' paused (stopped at train.py:2)")).to_be_visible()
+    continue_(page)
+
+
 def one_session(page: Any, lab: Lab, artifacts: Artifacts, n: int, notebook7: bool) -> None:
-    """Submit, attach with one click, stop at a file-editor breakpoint, let the step finish."""
+    """Submit, attach with one click, stop (at a file-editor breakpoint in JupyterLab), let the step finish."""
     train = lab.root / "local-pipeline" / "train" / "train.py"
-    loop_line = line_of(train, "a good place for a breakpoint")
     submit = run(page, "run = %aml_debug pipeline submit pipeline")
     run(page, "run.wait_for_endpoint")
     expect(panel_status(submit, "Running · waiting")).to_be_visible(timeout=30_000)
@@ -138,34 +170,11 @@ def one_session(page: Any, lab: Lab, artifacts: Artifacts, n: int, notebook7: bo
     expect(paused.locator(".jp-amldebug-target-detail")).to_contain_text("stopped at train.py:")
     expect(paused.get_by_role("button", name="Attach")).to_be_disabled()
     expect(paused.get_by_role("button", name="Detach")).to_be_enabled()
-    if not notebook7:
-        expect(editor_tabs(page, "train.py")).to_have_count(1)  # one editor, not ours plus the debugger's viewer
-    editor = show_file_editor(page, "train.py") if not notebook7 else page.locator(".jp-FileEditor .cm-editor")
-    expect(editor).to_be_visible()
-    highlighted = editor.locator(".jp-DebuggerEditor-highlight")
-    expect(highlighted).to_have_count(1)  # the stopped line, in the one editor of the script
-    expect(highlighted).to_contain_text("import argparse")
-    artifacts.snap(f"session{n}-stopped-at-entry")
-
-    click_gutter(page, editor, loop_line)
-    continue_(page)
-    wait_stopped_in(page, "train.py", loop_line)
-    expect(highlighted).to_contain_text("w -= lr * grad")
-    expect(paused.locator(".jp-amldebug-target-detail")).to_contain_text(f"stopped at train.py:{loop_line}")
-    artifacts.snap(f"session{n}-stopped-at-breakpoint")
-    if not notebook7:  # the cell's panel and line say the same as the sidebar
-        show_sessions(page)
-    expect(panel_status(submit, "Running · paused")).to_be_visible()
-    expect(
-        submit.locator(".jp-OutputArea-output", has_text=f"step 'train' paused (stopped at train.py:{loop_line})")
-    ).to_be_visible()
-    artifacts.snap(f"session{n}-cell-panel-paused")
-    if not notebook7:
-        show_file_editor(page, "train.py")
-    expect(debugger_sidebar(page).locator(".jp-DebuggerBreakpoint")).to_have_count(1)
-
-    remove_all_breakpoints_and_run_to_the_end(page, rows(page, "train", "completed").nth(n - 1))
-    expect(rows(page, "train", "completed")).to_have_count(n)
+    if notebook7:
+        notebook7_stop_and_finish(page, submit, n)
+    else:
+        jupyterlab_breakpoint(page, artifacts, n, line_of(train, "a good place for a breakpoint"))
+    expect(rows(page, "train", "completed")).to_have_count(n, timeout=60_000)
     show_sessions(page)
     expect(panel_status(submit, "Completed")).to_have_count(2)  # prep and train
     expect(submit.locator(".jp-OutputArea-output", has_text="completed after")).to_be_visible()
