@@ -50,6 +50,7 @@ CELLS = [
     "crashing = Pipeline('crashing', [Step('crash', 'crash.py', 'crash')])",
     "run = %aml_debug pipeline submit pipeline --debug train --timeout 300 --attach manual",
     "run.wait_for_endpoint('train')",
+    "print(run.wait())",
     "crash_run = %aml_debug pipeline submit crashing --debug crash --timeout 300 --attach manual",
     "pm_run = %aml_debug pipeline submit crashing --debug crash --timeout 300 --attach manual --post-mortem",
     "%aml_debug status",
@@ -84,6 +85,16 @@ def show_sessions(page: Any) -> None:
 def run(page: Any, first_line: str, timeout: float = 90_000) -> Any:
     show_sessions(page)
     return run_cell(page, code_cell(page, first_line), timeout)
+
+
+def start_cell(page: Any, first_line: str) -> Any:
+    """Run a cell and return while it still runs (its prompt shows [*])."""
+    show_sessions(page)
+    cell = code_cell(page, first_line)
+    cell.locator(".jp-InputPrompt").click()
+    page.locator(".jp-NotebookPanel-toolbar").get_by_role("button", name="Run this cell").click()
+    expect(cell.locator(".jp-InputPrompt")).to_have_text("[*]:")
+    return cell
 
 
 def rows(page: Any, step: str, state: str) -> Any:
@@ -160,8 +171,11 @@ def one_session(page: Any, lab: Lab, artifacts: Artifacts, n: int, notebook7: bo
     expect(waiting).to_have_count(1, timeout=60_000)
     expect(waiting.locator(".jp-amldebug-target-detail")).to_contain_text("waits for a debugger until")
     expect(rows(page, "train", "completed")).to_have_count(n - 1)
+    label = waiting.locator(".jp-amldebug-target-label")
+    assert label.evaluate("e => getComputedStyle(e).whiteSpace") == "nowrap"  # one line, never three
     artifacts.snap(f"session{n}-waiting")
 
+    busy = start_cell(page, "print(run.wait())") if n == 2 else None  # Attach must not wait for the kernel
     waiting.get_by_role("button", name="Attach").click()  # one click, every session
     show_debugger(page, notebook7)
     wait_stopped_in(page, "train.py", timeout=60_000)  # stop on entry: no breakpoint of the user's yet
@@ -176,6 +190,9 @@ def one_session(page: Any, lab: Lab, artifacts: Artifacts, n: int, notebook7: bo
         jupyterlab_breakpoint(page, artifacts, n, line_of(train, "a good place for a breakpoint"))
     expect(rows(page, "train", "completed")).to_have_count(n, timeout=60_000)
     show_sessions(page)
+    if busy is not None:  # the cell that was running all along ends with the step
+        expect(busy.locator(".jp-InputPrompt")).to_have_text(re.compile(r"^\[\d+\]:$"), timeout=30_000)
+        expect(busy.locator(".jp-OutputArea-output")).to_contain_text("Completed")
     expect(panel_status(submit, "Completed")).to_have_count(2)  # prep and train
     expect(submit.locator(".jp-OutputArea-output", has_text="completed after")).to_be_visible()
     expect(submit.locator(".jp-OutputArea-output", has_text="waits for a debugger")).to_have_count(0)  # no stale line
