@@ -161,9 +161,10 @@ class KernelBridge:
             self.session = self._new_session(self.target)
         reply = await self.session.handle(msg)
         if msg.get("command") == "disconnect":  # the UI's toggle-off detaches
-            if self.target is not None and self.session is not None and not self.session.broken:
+            gone = self.session is not None and self.session.broken is not None
+            if self.target is not None and not gone:
                 self.detached_from.add(self.target.address)
-            self._forget_remote("detached")
+            self._forget_remote("ended" if gone else "detached")  # the frontend heard of an end already
         return reply
 
     def _new_session(self, target: Target) -> RemoteSession:

@@ -143,6 +143,7 @@ class RemoteSession:
         """'KeyError: 3' while stopped on an exception (from ``exceptionInfo``)."""
         self.lost: Optional[str] = None
         """Why the connection was lost (frozen remote, dropped link), if it was."""
+        self._describing: Set["asyncio.Task[None]"] = set()
         self.file_breakpoints: Dict[str, List[Dict[str, Any]]] = remembered if remembered is not None else {}
         """Breakpoints in files (not cells) by local path, kept across sessions by the bridge."""
         self.cell_breakpoints: Dict[str, List[Dict[str, Any]]] = {}
@@ -539,7 +540,9 @@ class RemoteSession:
             if "threadId" in body:
                 self.stopped_threads.add(body["threadId"])
             self.paused_at, self.exception = "?", None
-            asyncio.ensure_future(self._describe_stop(body.get("threadId"), str(body.get("reason") or "")))
+            describing = asyncio.ensure_future(self._describe_stop(body.get("threadId"), str(body.get("reason") or "")))
+            self._describing.add(describing)  # a task nobody holds may be collected before it runs
+            describing.add_done_callback(self._describing.discard)
             self._on_state()
         elif name == "continued":
             if body.get("allThreadsContinued", True):

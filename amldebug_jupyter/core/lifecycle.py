@@ -69,7 +69,6 @@ class TargetView:
     detail: Optional[str]
     can_attach: bool
     can_detach: bool
-    can_cancel: bool
 
 
 _EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit|Warning)|[A-Z]\w+)(?::\s.*)?$")
@@ -101,35 +100,33 @@ def describe(
     """The one state of a debug step, given its status, endpoint and the debugger's hold on it."""
     now = time.time() if now is None else now
     if status == StepStatus.COMPLETED:
-        return TargetView(TargetState.COMPLETED, None, False, False, False)
-    if status in (StepStatus.FAILED, StepStatus.CANCELED):
-        if status == StepStatus.CANCELED:
-            return TargetView(TargetState.CANCELED, None, False, False, False)
+        return TargetView(TargetState.COMPLETED, None, False, False)
+    if status == StepStatus.CANCELED:
+        return TargetView(TargetState.CANCELED, None, False, False)
+    if status == StepStatus.FAILED:
         why = exception or error or (f"exit code {exit_code}" if exit_code not in (None, 0) else None)
-        return TargetView(TargetState.FAILED, why, False, False, False)
+        return TargetView(TargetState.FAILED, why, False, False)
     a = attachment if attachment is not None and attachment.held else None
     if a is not None:
         if a.lost:
-            return TargetView(TargetState.LOST, a.lost, endpoint is not None, True, True)
+            return TargetView(TargetState.LOST, a.lost, endpoint is not None, True)
         if a.exception and a.paused_at:
-            return TargetView(TargetState.POST_MORTEM, f"{a.exception} (at {a.paused_at})", False, True, True)
+            return TargetView(TargetState.POST_MORTEM, f"{a.exception} (at {a.paused_at})", False, True)
         if a.paused_at:
-            return TargetView(TargetState.PAUSED, f"stopped at {a.paused_at}", False, True, True)
+            return TargetView(TargetState.PAUSED, f"stopped at {a.paused_at}", False, True)
         if a.connected:
-            return TargetView(TargetState.RUNNING, "running under the debugger", False, True, True)
-        return TargetView(TargetState.ATTACHED, "the debugger connects when it is turned on", False, True, True)
+            return TargetView(TargetState.RUNNING, "running under the debugger", False, True)
+        return TargetView(TargetState.ATTACHED, "the debugger connects when it is turned on", False, True)
     if endpoint is None:
-        return TargetView(TargetState.PREPARING, error, False, False, True)
+        return TargetView(TargetState.PREPARING, error, False, False)
     waits = endpoint.deadline is None or endpoint.deadline > now
     if endpoint.reason == "post_mortem" and waits:
-        return TargetView(
-            TargetState.POST_MORTEM, _until("crashed; waits for a post-mortem debugger", endpoint), True, False, True
-        )
+        return TargetView(TargetState.POST_MORTEM, _until("crashed; waits for a post-mortem debugger", endpoint), True, False)
     if attachment is not None and attachment.was_detached:
-        return TargetView(TargetState.DETACHED, "the debugger let go; it runs on", True, False, True)
+        return TargetView(TargetState.DETACHED, "the debugger let go; it runs on", True, False)
     if waits:
-        return TargetView(TargetState.WAITING, _until("waits for a debugger", endpoint), True, False, True)
-    return TargetView(TargetState.TIMED_OUT, "nobody attached in time; it runs on without a debugger", True, False, True)
+        return TargetView(TargetState.WAITING, _until("waits for a debugger", endpoint), True, False)
+    return TargetView(TargetState.TIMED_OUT, "nobody attached in time; it runs on without a debugger", True, False)
 
 
 def _until(text: str, endpoint: Endpoint) -> str:
