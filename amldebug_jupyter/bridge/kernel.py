@@ -72,6 +72,8 @@ class KernelBridge:
         self.last_problem: Optional[str] = None
         self.detached_from: Set[str] = set()
         """Addresses the debugger let go of while they ran: shown as 'detached', attachable again."""
+        self._state_lock = threading.Lock()
+        self._state_pending = False
         self.commands: Dict[str, Command] = {}
         """Custom ``debug_request`` commands (``amldebugAttach``...) answered on the control channel,
         so the lab extension reaches the kernel while a cell runs; each runs in a worker thread."""
@@ -176,7 +178,7 @@ class KernelBridge:
             timeouts=self.timeouts,
             remembered=self.remembered,
             on_problem=self._problem,
-            on_state=lambda: self._changed(self.target, "state"),
+            on_state=self._state_soon,
         )
 
     async def _kernel_debugger(self, msg: Message) -> Message:
@@ -194,6 +196,24 @@ class KernelBridge:
     def _forget_remote(self, what: str) -> None:
         target, self.target, self.session = self.target, None, None
         self._changed(target, what)
+
+    STATE_COALESCE = 0.1
+    """Seconds pause/run changes are gathered before the views redraw: stepping makes two per step,
+    and redrawing happens off the control thread, so a step costs what it costs without us."""
+
+    def _state_soon(self) -> None:
+        with self._state_lock:
+            if self._state_pending:
+                return
+            self._state_pending = True
+        timer = threading.Timer(self.STATE_COALESCE, self._state_now)
+        timer.daemon = True
+        timer.start()
+
+    def _state_now(self) -> None:
+        with self._state_lock:
+            self._state_pending = False
+        self._changed(self.target, "state")
 
     def _changed(self, target: Optional[Target], what: str) -> None:
         for callback in list(self.on_change):

@@ -392,6 +392,7 @@ class RemoteSession:
             if src.get("sourceReference") and src.get("path"):
                 self._source_refs[src["path"]] = src["sourceReference"]
         mine = [f for f in frames if not _is_entry_frame(f)]
+        self._note_stop_location(msg, mine)
         if mine and len(mine) < len(frames):  # the debug entry's own frames are not the user's code
             hidden = len(frames) - len(mine)
             total = body.get("totalFrames")
@@ -400,26 +401,28 @@ class RemoteSession:
             )
         return rep
 
-    async def _describe_stop(self, thread_id: Optional[int], reason: str) -> None:
-        """Where the remote stopped (and on which exception), for the panel, sidebar and status."""
-        location: Optional[str] = "?"
-        exception: Optional[str] = None
+    def _note_stop_location(self, msg: Message, frames: List[Dict[str, Any]]) -> None:
+        """Where the remote is stopped, from the UI's own ``stackTrace`` (no request of ours: stepping
+        must cost what it costs without the bridge)."""
+        args = msg.get("arguments") or {}
+        if not frames or args.get("threadId") not in self.stopped_threads or int(args.get("startFrame") or 0) != 0:
+            return
+        top = frames[0]
+        where = f"{Path(str((top.get('source') or {}).get('path') or top.get('name') or '?')).name}:{top.get('line')}"
+        if where != self.paused_at:
+            self.paused_at = where
+            self._on_state()
+
+    async def _describe_exception(self, thread_id: int) -> None:
+        """The exception the remote stopped on ('KeyError: 3'), for the panel, sidebar and status."""
         try:
-            if thread_id is not None:
-                trace = await self._request("stackTrace", {"threadId": thread_id, "startFrame": 0, "levels": 20})
-                top = next((f for f in trace.get("stackFrames", []) if not _is_entry_frame(f)), None)
-                if top is not None:
-                    location = (
-                        f"{Path(str((top.get('source') or {}).get('path') or top.get('name') or '?')).name}:{top.get('line')}"
-                    )
-                if reason == "exception":
-                    info = await self._request("exceptionInfo", {"threadId": thread_id})
-                    name, text = info.get("exceptionId") or "Exception", str(info.get("description") or "").strip()
-                    exception = f"{name}: {text}"[:200] if text else str(name)
+            info = await self._request("exceptionInfo", {"threadId": thread_id})
         except DapError:
-            log.debug("could not describe the stop", exc_info=True)
-        if self.stopped_threads:  # not already running on
-            self.paused_at, self.exception = location, exception
+            log.debug("could not describe the exception", exc_info=True)
+            return
+        name, text = info.get("exceptionId") or "Exception", str(info.get("description") or "").strip()
+        if thread_id in self.stopped_threads:  # not already running on
+            self.exception = f"{name}: {text}"[:200] if text else str(name)
             self._on_state()
 
     async def on_source(self, msg: Message) -> Message:
@@ -540,9 +543,10 @@ class RemoteSession:
             if "threadId" in body:
                 self.stopped_threads.add(body["threadId"])
             self.paused_at, self.exception = "?", None
-            describing = asyncio.ensure_future(self._describe_stop(body.get("threadId"), str(body.get("reason") or "")))
-            self._describing.add(describing)  # a task nobody holds may be collected before it runs
-            describing.add_done_callback(self._describing.discard)
+            if body.get("reason") == "exception" and "threadId" in body:
+                describing = asyncio.ensure_future(self._describe_exception(int(body["threadId"])))
+                self._describing.add(describing)  # a task nobody holds may be collected before it runs
+                describing.add_done_callback(self._describing.discard)
             self._on_state()
         elif name == "continued":
             if body.get("allThreadsContinued", True):
