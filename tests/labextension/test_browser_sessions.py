@@ -250,10 +250,9 @@ def test_a_crash_says_why_with_and_without_post_mortem(lab_server: Lab, page: An
     artifacts.snap("post-mortem-done")
 
 
-def test_a_kernel_restart_keeps_the_waiting_step_and_the_new_kernel_attaches(
-    lab_server: Lab, page: Any, artifacts: Artifacts
-) -> None:
-    open_sessions(page, lab_server)
+def open_with_train_waiting(page: Any, lab: Lab) -> None:
+    """The test's notebook run down to the cell that waits for train's endpoint."""
+    open_sessions(page, lab)
     for first_line in (
         "%load_ext amldebug_jupyter",
         "import tempfile",
@@ -261,6 +260,12 @@ def test_a_kernel_restart_keeps_the_waiting_step_and_the_new_kernel_attaches(
         "run.wait_for_endpoint",
     ):
         run(page, first_line)
+
+
+def test_a_kernel_restart_keeps_the_waiting_step_and_the_new_kernel_attaches(
+    lab_server: Lab, page: Any, artifacts: Artifacts
+) -> None:
+    open_with_train_waiting(page, lab_server)
     show_sidebar(page, notebook7=False)
     expect(rows(page, "train", "waiting")).to_have_count(1, timeout=60_000)
     page.get_by_role("menuitem", name="Kernel", exact=True).click()
@@ -283,14 +288,7 @@ def test_a_kernel_restart_keeps_the_waiting_step_and_the_new_kernel_attaches(
 def test_closing_a_paused_notebook_lets_the_step_run_on(
     lab_server: Lab, page: Any, artifacts: Artifacts, amldebug_home: Path
 ) -> None:
-    open_sessions(page, lab_server)
-    for first_line in (
-        "%load_ext amldebug_jupyter",
-        "import tempfile",
-        "run = %aml_debug pipeline submit pipeline",
-        "run.wait_for_endpoint",
-    ):
-        run(page, first_line)
+    open_with_train_waiting(page, lab_server)
     attach_and_stop_at_entry(page, "train", "train.py")
     artifacts.snap("paused")
     tab = page.get_by_role("tab", name=SESSIONS)
